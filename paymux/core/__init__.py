@@ -1,0 +1,1 @@
+"""The domain: pure Python, no web, no SQL, no clock or randomness of its own."""

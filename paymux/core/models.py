@@ -1,0 +1,116 @@
+"""Typed views of the core records, handed from services to dialects.
+
+They are plain frozen dataclasses so dialect `wire.py` modules can map them
+without knowing anything about the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Self
+
+
+class _FromRow:
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        mapping = row._mapping
+        return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Merchant(_FromRow):
+    id: str
+    name: str
+    status: str
+    fee_rate_bp: int
+    ip_allowlist: str
+    rate_limit_per_s: int
+    timestamp_window_s: int
+    notify_url: str
+    created_at: datetime
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Order(_FromRow):
+    id: int
+    order_no: str
+    merchant_id: str
+    merchant_order_no: str
+    dialect: str
+    channel: str
+    amount: int
+    currency: str
+    subject: str
+    description: str
+    status: str
+    refunded_amount: int
+    notify_url: str
+    return_url: str
+    attach: str
+    payer: str
+    payer_account_id: str | None
+    payee_account_id: str | None
+    extra: dict[str, Any]
+    created_at: datetime
+    expire_at: datetime | None
+    paid_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refund(_FromRow):
+    id: int
+    refund_no: str
+    merchant_id: str
+    order_id: int
+    order_no: str
+    merchant_refund_no: str
+    amount: int
+    currency: str
+    status: str
+    reason: str
+    notify_url: str
+    extra: dict[str, Any]
+    created_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Account(_FromRow):
+    id: str
+    owner_type: str
+    owner_id: str
+    kind: str
+    currency: str
+    balance: int
+    frozen: int
+    created_at: datetime
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.frozen
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    """One posting of a journal entry as seen from one account (a transaction-history line)."""
+
+    entry_id: int
+    entry_type: str
+    order_no: str | None
+    amount: int
+    currency: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A dialect key id with its plaintext secret, as a notifier needs it to sign."""
+
+    key_id: str
+    secret: str

@@ -1,0 +1,101 @@
+"""Writing notifications into the outbox, in the transaction of the change they report.
+
+Dialects register a `Notifier` that turns an event into the exact bytes to send;
+the service stores those bytes, so every retry sends the same payload and
+signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import insert
+
+from paymux.core.models import Credential, Order, Refund
+from paymux.services.merchants import current_credential
+from paymux.store import tables as t
+from paymux.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    url: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How a dialect's merchants acknowledge, and when to try again.
+
+    `delays_s[i]` is the wait before attempt i+1 (the first is normally 0).
+    """
+
+    delays_s: tuple[float, ...]
+    is_ack: Callable[[int, bytes], bool]
+
+
+class Notifier(Protocol):
+    policy: DeliveryPolicy
+
+    def order_event(
+        self, event: str, order: Order, cred: Credential | None, now_ms: int
+    ) -> Outbound | None: ...
+
+    def refund_event(
+        self, event: str, refund: Refund, order: Order, cred: Credential | None, now_ms: int
+    ) -> Outbound | None: ...
+
+
+def enqueue(
+    uow: UnitOfWork,
+    *,
+    merchant_id: str,
+    dialect: str,
+    event: str,
+    ref: str,
+    message: Outbound,
+) -> int:
+    now = uow.env.clock.now()
+    result = uow.conn.execute(
+        insert(t.notifications).values(
+            merchant_id=merchant_id,
+            dialect=dialect,
+            event=event,
+            ref=ref,
+            url=message.url,
+            headers=dict(message.headers),
+            body=message.body,
+            status="PENDING",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    uow.after_commit(uow.env.wake_dispatcher)
+    return int(result.inserted_primary_key[0])
+
+
+def notify_order(uow: UnitOfWork, event: str, order: Order) -> None:
+    """Write the order's notification if its dialect sends one and the order has a URL."""
+    notifier = uow.env.notifiers.get(order.dialect)
+    if notifier is None:
+        return
+    cred = current_credential(uow, order.merchant_id, order.dialect)
+    message = notifier.order_event(event, order, cred, uow.env.clock.now_ms())
+    if message is not None:
+        enqueue(uow, merchant_id=order.merchant_id, dialect=order.dialect, event=event,
+                ref=order.order_no, message=message)
+
+
+def notify_refund(uow: UnitOfWork, event: str, refund: Refund, order: Order) -> None:
+    notifier = uow.env.notifiers.get(order.dialect)
+    if notifier is None:
+        return
+    cred = current_credential(uow, order.merchant_id, order.dialect)
+    message = notifier.refund_event(event, refund, order, cred, uow.env.clock.now_ms())
+    if message is not None:
+        enqueue(uow, merchant_id=order.merchant_id, dialect=order.dialect, event=event,
+                ref=refund.refund_no, message=message)

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables, the unit of work, queries and migrations."""

@@ -1,0 +1,210 @@
+"""The store: engines, write/read executors and group commit.
+
+SQLite (embedded): one writer thread owns the only write connection. It drains
+every queued write, runs each in its own SAVEPOINT inside one `BEGIN IMMEDIATE`
+transaction and commits once, so one fsync acknowledges a whole batch. A
+failing job rolls back only its savepoint. Callers are answered only after the
+commit is durable. Readers use a pool of WAL reader connections.
+
+PostgreSQL (scale): each write is its own READ COMMITTED transaction on a
+pooled connection, retried on serialization failure or deadlock (the whole
+job is rolled back first, so a retry is safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import QueuePool
+
+from paymux.core.errors import ErrorCode, PaymuxError
+from paymux.store.uow import UnitOfWork
+
+T = TypeVar("T")
+MAX_BATCH = 256
+PG_RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs and use psycopg 3 for them."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str, *, writer: bool, synchronous: str = "FULL") -> Engine:
+    url = normalize_url(url)
+    if not is_sqlite(url):
+        return create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+    engine = create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=1 if writer else 8,
+        max_overflow=0 if writer else 8,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: Future[Any] = field(default_factory=Future)
+    uow: UnitOfWork | None = None
+
+
+class Store:
+    """Runs service functions in transactions. `env` is handed to every unit of work."""
+
+    def __init__(self, url: str, env: Any = None, *, synchronous: str = "FULL") -> None:
+        self.url = normalize_url(url)
+        self.sqlite = is_sqlite(self.url)
+        self.env = env
+        self.read_engine = make_engine(self.url, writer=False, synchronous=synchronous)
+        self.write_engine = (
+            make_engine(self.url, writer=True, synchronous=synchronous)
+            if self.sqlite
+            else self.read_engine
+        )
+        self._limiter = CapacityLimiter(32)
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        if self.sqlite:
+            self._writer = threading.Thread(target=self._writer_loop, name="paymux-writer",
+                                            daemon=True)
+            self._writer.start()
+
+    # -- public API -------------------------------------------------------------------------
+
+    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.sqlite:
+            job = _Job(fn, args)
+            self._queue.put(job)
+            return job.future.result()
+        return self._pg_write(fn, args)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.sqlite:
+            job = _Job(fn, args)
+            self._queue.put(job)
+            return await asyncio.wrap_future(job.future)
+        return await anyio.to_thread.run_sync(self._pg_write, fn, args, limiter=self._limiter)
+
+    def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.read_engine.connect() as conn, conn.begin():
+            return fn(UnitOfWork(conn, self.env), *args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(self.read_sync, fn, *args, limiter=self._limiter)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=10)
+            self._writer = None
+        self.write_engine.dispose()
+        self.read_engine.dispose()
+
+    # -- SQLite group commit ------------------------------------------------------------------
+
+    def _writer_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
+            self._run_batch(batch)
+            if stop:
+                return
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            with self.write_engine.connect() as conn, conn.begin():
+                for job in batch:
+                    uow = UnitOfWork(conn, self.env)
+                    try:
+                        with conn.begin_nested():
+                            value = job.fn(uow, *job.args)
+                        job.uow = uow
+                        results.append((job, value, None))
+                    except Exception as exc:  # one failing job never fails the batch
+                        results.append((job, None, exc))
+        except Exception as exc:  # the commit itself failed: nobody is acknowledged
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(_unavailable(exc))
+            return
+        for job, value, error in results:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
+                if job.uow is not None:
+                    job.uow.run_after_commit()
+
+    # -- PostgreSQL ---------------------------------------------------------------------------
+
+    def _pg_write(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        for attempt in range(8):
+            uow: UnitOfWork | None = None
+            try:
+                with self.write_engine.connect() as conn, conn.begin():
+                    uow = UnitOfWork(conn, self.env)
+                    value = fn(uow, *args)
+            except DBAPIError as exc:
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate in PG_RETRY_SQLSTATES and attempt < 7:
+                    continue
+                if isinstance(exc, OperationalError) and sqlstate is None:
+                    raise _unavailable(exc) from exc
+                raise
+            uow.run_after_commit()
+            return value
+        raise AssertionError("unreachable")
+
+
+def _unavailable(exc: BaseException) -> PaymuxError:
+    error = PaymuxError(ErrorCode.UNAVAILABLE, "storage unavailable, try again")
+    error.__cause__ = exc
+    return error

@@ -1,0 +1,258 @@
+"""Every table of paymux. All dialects share them; a dialect's own data lives in `extra`.
+
+Amounts are BigInteger minor units. Timestamps are naive UTC datetimes, so
+SQLite and PostgreSQL compare them the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite rowid aliases need INTEGER
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("fee_rate_bp", Integer, nullable=False, default=0),
+    Column("ip_allowlist", Text, nullable=False, default=""),
+    Column("rate_limit_per_s", Integer, nullable=False, default=0),
+    Column("timestamp_window_s", Integer, nullable=False, default=300),
+    Column("notify_url", String(512), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_merchants_name", "name"),
+)
+
+# One row per (dialect, key id); a rotated secret keeps its old row with
+# `valid_until` set, so both work during the grace period.
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False),
+    Column("dialect", String(16), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("secret_enc", Text, nullable=False),
+    Column("valid_until", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_credentials_lookup", "dialect", "key_id"),
+    Index("ix_credentials_merchant", "merchant_id", "dialect"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner_type", String(16), nullable=False),  # merchant | user | platform | sandbox
+    Column("owner_id", String(64), nullable=False, default=""),
+    Column("kind", String(16), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("balance", BigInteger, nullable=False, default=0),
+    Column("frozen", BigInteger, nullable=False, default=0),
+    Column("allow_negative", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_accounts_owner", "owner_type", "owner_id", "kind", "currency"),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("type", String(16), nullable=False),
+    Column("order_no", String(32), nullable=True),
+    Column("ref", String(64), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("entry_id", ID, ForeignKey("journal_entries.id"), nullable=False),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_postings_account", "account_id", "id"),
+    Index("ix_postings_entry", "entry_id"),
+)
+
+# Frozen money is a set of holds, so the frozen balance is derivable from
+# history just like the balance is.
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # active | released | captured
+    Column("ref", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_holds_account", "account_id", "status"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("order_no", String(32), nullable=False, unique=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False),
+    Column("merchant_order_no", String(64), nullable=False),
+    Column("dialect", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("subject", String(256), nullable=False, default=""),
+    Column("description", String(512), nullable=False, default=""),
+    Column("status", String(24), nullable=False),
+    Column("refunded_amount", BigInteger, nullable=False, default=0),
+    Column("notify_url", String(512), nullable=False, default=""),
+    Column("return_url", String(512), nullable=False, default=""),
+    Column("attach", String(1024), nullable=False, default=""),
+    Column("payer", String(64), nullable=False, default=""),
+    Column("payer_account_id", String(32), nullable=True),
+    Column("payee_account_id", String(32), nullable=True),
+    Column("request_digest", String(64), nullable=False, default=""),
+    Column("extra", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime, nullable=False),
+    Column("expire_at", DateTime, nullable=True),
+    Column("paid_at", DateTime, nullable=True),
+    Column("closed_at", DateTime, nullable=True),
+    UniqueConstraint("merchant_id", "merchant_order_no"),
+    Index("ix_orders_merchant_created", "merchant_id", "id"),
+    Index("ix_orders_due", "status", "expire_at"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("refund_no", String(32), nullable=False, unique=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False),
+    Column("order_id", ID, ForeignKey("orders.id"), nullable=False),
+    Column("order_no", String(32), nullable=False),
+    Column("merchant_refund_no", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(256), nullable=False, default=""),
+    Column("notify_url", String(512), nullable=False, default=""),
+    Column("request_digest", String(64), nullable=False, default=""),
+    Column("extra", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime, nullable=False),
+    Column("completed_at", DateTime, nullable=True),
+    UniqueConstraint("merchant_id", "merchant_refund_no"),
+    Index("ix_refunds_order", "order_id"),
+)
+
+withdrawals = Table(
+    "withdrawals",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("withdrawal_no", String(32), nullable=False, unique=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False),
+    Column("from_account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("to_account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("hold_id", ID, ForeignKey("holds.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("user_ref", String(64), nullable=False, default=""),
+    Column("remark", String(256), nullable=False, default=""),
+    Column("reason", String(256), nullable=False, default=""),
+    Column("notify_url", String(512), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("completed_at", DateTime, nullable=True),
+    Index("ix_withdrawals_status", "status", "id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("wallet_token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# Transactional outbox: the bytes to send are fixed when the state changes.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(32), nullable=False),
+    Column("dialect", String(16), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("url", String(512), nullable=False),
+    Column("headers", JSON, nullable=False, default=dict),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # PENDING | DELIVERED | EXHAUSTED
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=True),
+    Column("lease_until", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("delivered_at", DateTime, nullable=True),
+    Column("last_error", String(256), nullable=False, default=""),
+    Index("ix_notifications_due", "status", "next_attempt_at"),
+    Index("ix_notifications_merchant", "merchant_id", "id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("notification_id", ID, ForeignKey("notifications.id"), nullable=False),
+    Column("attempt_no", Integer, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False, default=0),
+    Column("response_excerpt", Text, nullable=False, default=""),
+    Column("error", String(256), nullable=False, default=""),
+    Column("success", Boolean, nullable=False, default=False),
+    Index("ix_delivery_attempts_notification", "notification_id", "attempt_no"),
+)
+
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_nonces_expires", "expires_at"),
+)
+
+# Small process-shared settings: the sandbox clock offset, the admin token
+# hash, node-id allocation.
+settings_kv = Table(
+    "settings_kv",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
