@@ -29,5 +29,5 @@ class SecretBox:
     def open(self, token: str) -> str:
         if not token.startswith(_PREFIX):
             raise ValueError("not a sealed secret")
-        raw = base64.b64decode(token[len(_PREFIX):])
+        raw = base64.b64decode(token[len(_PREFIX) :])
         return self._aead.decrypt(raw[:12], raw[12:], b"paymux-secret").decode()

@@ -9,9 +9,15 @@ from paymux.signing import gateway, partner, paymodule, tsk_rsa2, vpay
 DATA = Path(__file__).parent / "data"
 
 PARTNER_PARAMS = {
-    "apiKey": "testAppKey", "amount": "12.34", "currency": "USDT", "nonce": "abc123",
-    "notifyUrl": "https://m.example.com/notify", "openid": "oid_123",
-    "orderNo": "P20261121001", "timestamp": "1615887873123", "remark": "",
+    "apiKey": "testAppKey",
+    "amount": "12.34",
+    "currency": "USDT",
+    "nonce": "abc123",
+    "notifyUrl": "https://m.example.com/notify",
+    "openid": "oid_123",
+    "orderNo": "P20261121001",
+    "timestamp": "1615887873123",
+    "remark": "",
 }
 PHP_DIGEST = "82ED956176C219280EE53264A718F7C57E750F6E8527CE0F4DCAA63E21633EB6"
 JAVA_DIGEST = "2F4639026BEC7A4F2868E8A84544D0FC918AC470B6E3C4EABEC8C5EB7DA0160A"
@@ -41,14 +47,24 @@ def test_partner_verify_rejects_other_secret_or_params():
 
 
 def test_partner_pay_sign():
-    assert partner.pay_sign("testAppKey", "d0fdaf6e76154f1b8ca63b7febd15e06",
-                            "T1991048326502010882", 1763537887, "testAppSecret"
-                            ) == "4f1c0055682efbb66737147d9c9569fd"
+    assert (
+        partner.pay_sign(
+            "testAppKey",
+            "d0fdaf6e76154f1b8ca63b7febd15e06",
+            "T1991048326502010882",
+            1763537887,
+            "testAppSecret",
+        )
+        == "4f1c0055682efbb66737147d9c9569fd"
+    )
 
 
 VPAY_PARAMS = {
-    "amount": 10000, "app_id": "M9a8b7c6d5e4f3g2h1i", "channel": "QR_CODE",
-    "merchant_order_id": "M20230519001", "nonce_str": "5K8264ILTKCH16CQ",
+    "amount": 10000,
+    "app_id": "M9a8b7c6d5e4f3g2h1i",
+    "channel": "QR_CODE",
+    "merchant_order_id": "M20230519001",
+    "nonce_str": "5K8264ILTKCH16CQ",
     "timestamp": "20230519153000",
 }
 VPAY_DIGEST = "F2BE201E0A2175E2487E422CDFF2D0E2DD724F88B45711622070605187A55891"
@@ -66,9 +82,13 @@ def test_vpay_hmac():
 
 def test_gateway_request_rule_from_the_spec_example():
     params = {
-        "amount": "10000", "appid": "gpu10000000", "bank_code": "901",
-        "notify_url": "http://www.notify.com/notify", "order_no": "2019xxxxxxxxxxxx",
-        "product_name": "onlinepay", "return_url": "https://www.return.com/return",
+        "amount": "10000",
+        "appid": "gpu10000000",
+        "bank_code": "901",
+        "notify_url": "http://www.notify.com/notify",
+        "order_no": "2019xxxxxxxxxxxx",
+        "product_name": "onlinepay",
+        "return_url": "https://www.return.com/return",
         "attach": "",
     }
     assert gateway.sign_request(params, "c1277xxxxxxxx") == "73dc4777361a891f5a1e3c7094f8e675"
@@ -77,8 +97,13 @@ def test_gateway_request_rule_from_the_spec_example():
 
 def test_gateway_callback_rule_keeps_empty_values():
     params = {
-        "actual_amount": "10000.00", "amount": "10000.00", "appid": "gpu10000000", "attach": "",
-        "order_no": "2019xxxxxxx", "pay_status": "1", "pay_time": "2019-08-18 00:13:41",
+        "actual_amount": "10000.00",
+        "amount": "10000.00",
+        "appid": "gpu10000000",
+        "attach": "",
+        "order_no": "2019xxxxxxx",
+        "pay_status": "1",
+        "pay_time": "2019-08-18 00:13:41",
         "platform_order_no": "A2019xxxxxxxxxxxx",
     }
     digest = "bab103379de6e7aa8ea5f5a8862b1b7a"
@@ -87,8 +112,12 @@ def test_gateway_callback_rule_keeps_empty_values():
 
 
 def test_paymodule_callback_signature():
-    digest = paymodule.sign(b'{"orderId":1234567890,"status":"SUCCEEDED"}', "a1b2c3d4",
-                            "1763537887123", "cb-test-secret")
+    digest = paymodule.sign(
+        b'{"orderId":1234567890,"status":"SUCCEEDED"}',
+        "a1b2c3d4",
+        "1763537887123",
+        "cb-test-secret",
+    )
     assert digest == "9e4a8d6c4637f9bc6f1f41535e0dc391ee8e68b3cb87463b22e1543e74389719"
 
 

@@ -32,7 +32,8 @@ def check_amount(amount: object, *, field: str = "amount") -> int:
     """Validate an amount already given in minor units (a JSON integer)."""
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise PaymuxError(
-            ErrorCode.INVALID_AMOUNT, f"{field} must be a positive integer of minor units",
+            ErrorCode.INVALID_AMOUNT,
+            f"{field} must be a positive integer of minor units",
             field=field,
         )
     if amount <= 0:
@@ -46,7 +47,8 @@ def parse_minor_string(value: str, *, field: str = "amount") -> int:
     """Parse a decimal-digit string of minor units ("10000"), as form dialects send."""
     if not value.isascii() or not value.isdigit():
         raise PaymuxError(
-            ErrorCode.INVALID_AMOUNT, f"{field} must be a positive integer of minor units",
+            ErrorCode.INVALID_AMOUNT,
+            f"{field} must be a positive integer of minor units",
             field=field,
         )
     return check_amount(int(value), field=field)
@@ -56,7 +58,9 @@ def parse_decimal(value: str, currency: str, *, field: str = "amount") -> int:
     """Parse "12.34" into 1234 minor units; more precision than the currency has is an error."""
     exponent = CURRENCY_EXPONENT[check_currency(currency)]
     if not isinstance(value, str) or not value or len(value) > 32:
-        raise PaymuxError(ErrorCode.INVALID_AMOUNT, f"{field} must be a decimal string", field=field)
+        raise PaymuxError(
+            ErrorCode.INVALID_AMOUNT, f"{field} must be a decimal string", field=field
+        )
     try:
         number = Decimal(value)
     except InvalidOperation:
@@ -64,7 +68,9 @@ def parse_decimal(value: str, currency: str, *, field: str = "amount") -> int:
             ErrorCode.INVALID_AMOUNT, f"{field} must be a decimal string", field=field
         ) from None
     if not number.is_finite() or value.strip() != value or "e" in value.lower():
-        raise PaymuxError(ErrorCode.INVALID_AMOUNT, f"{field} must be a decimal string", field=field)
+        raise PaymuxError(
+            ErrorCode.INVALID_AMOUNT, f"{field} must be a decimal string", field=field
+        )
     scaled = number.scaleb(exponent)
     if scaled != scaled.to_integral_value():
         raise PaymuxError(

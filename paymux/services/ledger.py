@@ -35,33 +35,71 @@ def settlement_account_id(merchant_id: str, currency: str) -> str:
     return f"S:{merchant_id}:{currency}"
 
 
-def ensure_account(uow: UnitOfWork, account_id: str, owner_type: str, owner_id: str, kind: AccountKind,
-                   currency: str, *, allow_negative: bool = False) -> str:
+def ensure_account(
+    uow: UnitOfWork,
+    account_id: str,
+    owner_type: str,
+    owner_id: str,
+    kind: AccountKind,
+    currency: str,
+    *,
+    allow_negative: bool = False,
+) -> str:
     """Create the account unless it exists (accounts with well-known ids are made lazily)."""
-    insert_ignore(uow.conn, t.accounts, {
-        "id": account_id, "owner_type": owner_type, "owner_id": owner_id, "kind": kind.value,
-        "currency": currency, "balance": 0, "frozen": 0, "allow_negative": allow_negative,
-        "created_at": uow.env.clock.now(),
-    })
+    insert_ignore(
+        uow.conn,
+        t.accounts,
+        {
+            "id": account_id,
+            "owner_type": owner_type,
+            "owner_id": owner_id,
+            "kind": kind.value,
+            "currency": currency,
+            "balance": 0,
+            "frozen": 0,
+            "allow_negative": allow_negative,
+            "created_at": uow.env.clock.now(),
+        },
+    )
     return account_id
 
 
 def ensure_world_account(uow: UnitOfWork, currency: str) -> str:
-    return ensure_account(uow, world_account_id(currency), "platform", "", AccountKind.WORLD, currency,
-                   allow_negative=True)
+    return ensure_account(
+        uow,
+        world_account_id(currency),
+        "platform",
+        "",
+        AccountKind.WORLD,
+        currency,
+        allow_negative=True,
+    )
 
 
 def ensure_fees_account(uow: UnitOfWork, currency: str) -> str:
-    return ensure_account(uow, fees_account_id(currency), "platform", "", AccountKind.FEES, currency)
+    return ensure_account(
+        uow, fees_account_id(currency), "platform", "", AccountKind.FEES, currency
+    )
 
 
 def ensure_settlement_account(uow: UnitOfWork, merchant_id: str, currency: str) -> str:
-    return ensure_account(uow, settlement_account_id(merchant_id, currency), "merchant", merchant_id,
-                   AccountKind.SETTLEMENT, currency)
+    return ensure_account(
+        uow,
+        settlement_account_id(merchant_id, currency),
+        "merchant",
+        merchant_id,
+        AccountKind.SETTLEMENT,
+        currency,
+    )
 
 
-def open_account(uow: UnitOfWork, owner_type: str, owner_id: str, currency: str = "CNY",
-                 kind: AccountKind = AccountKind.WALLET) -> Account:
+def open_account(
+    uow: UnitOfWork,
+    owner_type: str,
+    owner_id: str,
+    currency: str = "CNY",
+    kind: AccountKind = AccountKind.WALLET,
+) -> Account:
     check_currency(currency)
     account_id = "A" + uow.env.new_no()
     ensure_account(uow, account_id, owner_type, owner_id, kind, currency)
@@ -75,21 +113,36 @@ def get_account(uow: UnitOfWork, account_id: str) -> Account:
     return Account.from_row(row)
 
 
-def post(uow: UnitOfWork, entry_type: EntryType, postings: list[Posting], *,
-         order_no: str | None = None, ref: str = "") -> int:
+def post(
+    uow: UnitOfWork,
+    entry_type: EntryType,
+    postings: list[Posting],
+    *,
+    order_no: str | None = None,
+    ref: str = "",
+) -> int:
     """Write one balanced journal entry and apply it to the cached balances."""
     check_balanced(postings)
     now = uow.env.clock.now()
     for posting in sorted(postings, key=lambda p: p.account_id):
         _apply(uow, posting)
     entry_id = uow.conn.execute(
-        insert(t.journal_entries).values(type=entry_type.value, order_no=order_no, ref=ref,
-                                         created_at=now)
+        insert(t.journal_entries).values(
+            type=entry_type.value, order_no=order_no, ref=ref, created_at=now
+        )
     ).inserted_primary_key[0]
     uow.conn.execute(
         insert(t.postings),
-        [{"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount,
-          "currency": p.currency, "created_at": now} for p in postings],
+        [
+            {
+                "entry_id": entry_id,
+                "account_id": p.account_id,
+                "amount": p.amount,
+                "currency": p.currency,
+                "created_at": now,
+            }
+            for p in postings
+        ],
     )
     return int(entry_id)
 
@@ -102,22 +155,40 @@ def _apply(uow: UnitOfWork, posting: Posting) -> None:
         return
     account = get_account(uow, posting.account_id)
     if account.currency != posting.currency:
-        raise PaymuxError(ErrorCode.CURRENCY_MISMATCH,
-                          f"account {account.id} holds {account.currency}, not {posting.currency}")
-    raise PaymuxError(ErrorCode.INSUFFICIENT_BALANCE,
-                      f"account {account.id} has insufficient available balance")
+        raise PaymuxError(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"account {account.id} holds {account.currency}, not {posting.currency}",
+        )
+    raise PaymuxError(
+        ErrorCode.INSUFFICIENT_BALANCE, f"account {account.id} has insufficient available balance"
+    )
 
 
-def transfer(uow: UnitOfWork, entry_type: EntryType, from_id: str, to_id: str, amount: int,
-             currency: str, *, order_no: str | None = None, ref: str = "") -> int:
+def transfer(
+    uow: UnitOfWork,
+    entry_type: EntryType,
+    from_id: str,
+    to_id: str,
+    amount: int,
+    currency: str,
+    *,
+    order_no: str | None = None,
+    ref: str = "",
+) -> int:
     if from_id == to_id:
         raise PaymuxError(ErrorCode.SAME_ACCOUNT, "cannot transfer to the same account")
-    return post(uow, entry_type, [Posting(from_id, -amount, currency),
-                                  Posting(to_id, amount, currency)], order_no=order_no, ref=ref)
+    return post(
+        uow,
+        entry_type,
+        [Posting(from_id, -amount, currency), Posting(to_id, amount, currency)],
+        order_no=order_no,
+        ref=ref,
+    )
 
 
-def account_transfer(uow: UnitOfWork, from_id: str, to_id: str, amount: int,
-                     owner_id: str | None = None) -> tuple[int, Account]:
+def account_transfer(
+    uow: UnitOfWork, from_id: str, to_id: str, amount: int, owner_id: str | None = None
+) -> tuple[int, Account]:
     """A transfer between two accounts of the same currency (the vpay transfer endpoint)."""
     source = get_account(uow, from_id)
     target = get_account(uow, to_id)
@@ -129,8 +200,9 @@ def account_transfer(uow: UnitOfWork, from_id: str, to_id: str, amount: int,
     return entry, get_account(uow, from_id)
 
 
-def recharge(uow: UnitOfWork, account_id: str, amount: int,
-             owner_id: str | None = None) -> tuple[int, Account]:
+def recharge(
+    uow: UnitOfWork, account_id: str, amount: int, owner_id: str | None = None
+) -> tuple[int, Account]:
     """Money arrives from outside (sandbox top-up): the world account pays it in."""
     account = get_account(uow, account_id)
     _check_owner(account, owner_id)
@@ -139,8 +211,9 @@ def recharge(uow: UnitOfWork, account_id: str, amount: int,
     return entry, get_account(uow, account_id)
 
 
-def withdraw_now(uow: UnitOfWork, account_id: str, amount: int,
-                 owner_id: str | None = None) -> tuple[int, Account]:
+def withdraw_now(
+    uow: UnitOfWork, account_id: str, amount: int, owner_id: str | None = None
+) -> tuple[int, Account]:
     """Money leaves to the outside at once (vpay's account withdraw)."""
     account = get_account(uow, account_id)
     _check_owner(account, owner_id)
@@ -151,11 +224,14 @@ def withdraw_now(uow: UnitOfWork, account_id: str, amount: int,
 
 def _check_owner(account: Account, owner_id: str | None) -> None:
     if owner_id is not None and account.owner_id != owner_id:
-        raise PaymuxError(ErrorCode.ACCOUNT_ACCESS_DENIED,
-                          f"account {account.id} does not belong to this merchant")
+        raise PaymuxError(
+            ErrorCode.ACCOUNT_ACCESS_DENIED,
+            f"account {account.id} does not belong to this merchant",
+        )
 
 
 # -- holds (frozen money) ------------------------------------------------------------------------
+
 
 def hold(uow: UnitOfWork, account_id: str, amount: int, ref: str) -> int:
     done = uow.conn.execute(
@@ -165,24 +241,35 @@ def hold(uow: UnitOfWork, account_id: str, amount: int, ref: str) -> int:
     ).rowcount
     if done != 1:
         get_account(uow, account_id)
-        raise PaymuxError(ErrorCode.INSUFFICIENT_BALANCE,
-                          f"account {account_id} has insufficient available balance")
-    return int(uow.conn.execute(
-        insert(t.holds).values(account_id=account_id, amount=amount, status="active", ref=ref,
-                               created_at=uow.env.clock.now())
-    ).inserted_primary_key[0])
+        raise PaymuxError(
+            ErrorCode.INSUFFICIENT_BALANCE,
+            f"account {account_id} has insufficient available balance",
+        )
+    return int(
+        uow.conn.execute(
+            insert(t.holds).values(
+                account_id=account_id,
+                amount=amount,
+                status="active",
+                ref=ref,
+                created_at=uow.env.clock.now(),
+            )
+        ).inserted_primary_key[0]
+    )
 
 
 def _end_hold(uow: UnitOfWork, hold_id: int, status: str) -> tuple[str, int]:
     row = uow.conn.execute(select(t.holds).where(t.holds.c.id == hold_id)).one()
     done = uow.conn.execute(
-        update(t.holds).where(t.holds.c.id == hold_id, t.holds.c.status == "active")
+        update(t.holds)
+        .where(t.holds.c.id == hold_id, t.holds.c.status == "active")
         .values(status=status)
     ).rowcount
     if done != 1:
         raise PaymuxError(ErrorCode.INTERNAL, f"hold {hold_id} is no longer active")
-    uow.conn.execute(update(t.accounts).where(A.id == row.account_id)
-                     .values(frozen=A.frozen - row.amount))
+    uow.conn.execute(
+        update(t.accounts).where(A.id == row.account_id).values(frozen=A.frozen - row.amount)
+    )
     return row.account_id, int(row.amount)
 
 
@@ -190,19 +277,36 @@ def release_hold(uow: UnitOfWork, hold_id: int) -> None:
     _end_hold(uow, hold_id, "released")
 
 
-def capture_hold(uow: UnitOfWork, hold_id: int, entry_type: EntryType, to_id: str, currency: str,
-                 *, order_no: str | None = None, ref: str = "") -> int:
+def capture_hold(
+    uow: UnitOfWork,
+    hold_id: int,
+    entry_type: EntryType,
+    to_id: str,
+    currency: str,
+    *,
+    order_no: str | None = None,
+    ref: str = "",
+) -> int:
     """Move held money out: unfreeze it and debit it in one step, so it cannot be spent twice."""
     account_id, amount = _end_hold(uow, hold_id, "captured")
-    return transfer(uow, entry_type, account_id, to_id, amount, currency, order_no=order_no,
-                    ref=ref)
+    return transfer(
+        uow, entry_type, account_id, to_id, amount, currency, order_no=order_no, ref=ref
+    )
 
 
 # -- history and check ---------------------------------------------------------------------------
 
-def account_lines(uow: UnitOfWork, account_id: str, *, entry_type: str | None,
-                  start: datetime | None, end: datetime | None, page: int, page_size: int
-                  ) -> tuple[int, list[JournalLine]]:
+
+def account_lines(
+    uow: UnitOfWork,
+    account_id: str,
+    *,
+    entry_type: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    page: int,
+    page_size: int,
+) -> tuple[int, list[JournalLine]]:
     p, e = t.postings.c, t.journal_entries.c
     conds = [p.account_id == account_id]
     if entry_type:
@@ -212,17 +316,19 @@ def account_lines(uow: UnitOfWork, account_id: str, *, entry_type: str | None,
     if end:
         conds.append(p.created_at <= end)
     base = select(t.postings.join(t.journal_entries, p.entry_id == e.id)).where(and_(*conds))
-    total = uow.conn.execute(
-        select(func.count()).select_from(base.subquery())
-    ).scalar_one()
+    total = uow.conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = uow.conn.execute(
         select(p.entry_id, e.type, e.order_no, p.amount, p.currency, p.created_at)
         .select_from(t.postings.join(t.journal_entries, p.entry_id == e.id))
-        .where(and_(*conds)).order_by(p.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
+        .where(and_(*conds))
+        .order_by(p.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
     ).all()
-    return int(total), [JournalLine(r.entry_id, r.type, r.order_no, r.amount, r.currency,
-                                    r.created_at) for r in rows]
+    return int(total), [
+        JournalLine(r.entry_id, r.type, r.order_no, r.amount, r.currency, r.created_at)
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,32 +341,43 @@ def check_ledger(uow: UnitOfWork) -> list[LedgerProblem]:
     """Recompute every balance and frozen amount from history and compare with the cache."""
     problems: list[LedgerProblem] = []
     p, h = t.postings.c, t.holds.c
-    sums = dict(uow.conn.execute(
-        select(p.account_id, func.sum(p.amount)).group_by(p.account_id)).all())
-    held = dict(uow.conn.execute(
-        select(h.account_id, func.sum(h.amount)).where(h.status == "active")
-        .group_by(h.account_id)).all())
+    sums = dict(
+        uow.conn.execute(select(p.account_id, func.sum(p.amount)).group_by(p.account_id)).all()
+    )
+    held = dict(
+        uow.conn.execute(
+            select(h.account_id, func.sum(h.amount))
+            .where(h.status == "active")
+            .group_by(h.account_id)
+        ).all()
+    )
     for row in uow.conn.execute(select(t.accounts)).all():
         journal = int(sums.get(row.id) or 0)
         frozen = int(held.get(row.id) or 0)
         if journal != row.balance:
-            problems.append(LedgerProblem("balance", f"{row.id}: cached {row.balance}, "
-                                                     f"journal {journal}"))
+            problems.append(
+                LedgerProblem("balance", f"{row.id}: cached {row.balance}, journal {journal}")
+            )
         if frozen != row.frozen:
-            problems.append(LedgerProblem("frozen", f"{row.id}: cached {row.frozen}, "
-                                                    f"holds {frozen}"))
+            problems.append(
+                LedgerProblem("frozen", f"{row.id}: cached {row.frozen}, holds {frozen}")
+            )
         if not row.allow_negative and row.balance - row.frozen < 0:
-            problems.append(LedgerProblem("negative", f"{row.id}: available "
-                                                      f"{row.balance - row.frozen}"))
+            problems.append(
+                LedgerProblem("negative", f"{row.id}: available {row.balance - row.frozen}")
+            )
     unbalanced = uow.conn.execute(
         select(p.entry_id, p.currency, func.sum(p.amount))
-        .group_by(p.entry_id, p.currency).having(func.sum(p.amount) != 0)
+        .group_by(p.entry_id, p.currency)
+        .having(func.sum(p.amount) != 0)
     ).all()
     for entry_id, currency, total in unbalanced:
         problems.append(LedgerProblem("entry", f"entry {entry_id} sums to {total} {currency}"))
     mixed = uow.conn.execute(
-        select(p.id).select_from(t.postings.join(t.accounts, p.account_id == A.id))
-        .where(p.currency != A.currency).limit(10)
+        select(p.id)
+        .select_from(t.postings.join(t.accounts, p.account_id == A.id))
+        .where(p.currency != A.currency)
+        .limit(10)
     ).all()
     for (posting_id,) in mixed:
         problems.append(LedgerProblem("currency", f"posting {posting_id} in a foreign currency"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import string
 from dataclasses import dataclass
@@ -58,14 +59,24 @@ class NewMerchant:
 def create_merchant(uow: UnitOfWork, name: str, *, notify_url: str = "") -> NewMerchant:
     name = name.strip()
     if not name or len(name) > 128:
-        raise PaymuxError(ErrorCode.INVALID_PARAMS, "merchant_name must be 1..128 characters",
-                          field="merchant_name")
+        raise PaymuxError(
+            ErrorCode.INVALID_PARAMS,
+            "merchant_name must be 1..128 characters",
+            field="merchant_name",
+        )
     now = uow.env.clock.now()
     merchant_id = "M" + _token(_ALNUM, 18)
     uow.conn.execute(
         insert(t.merchants).values(
-            id=merchant_id, name=name, status="active", fee_rate_bp=0, ip_allowlist="",
-            rate_limit_per_s=0, timestamp_window_s=300, notify_url=notify_url, created_at=now,
+            id=merchant_id,
+            name=name,
+            status="active",
+            fee_rate_bp=0,
+            ip_allowlist="",
+            rate_limit_per_s=0,
+            timestamp_window_s=300,
+            notify_url=notify_url,
+            created_at=now,
         )
     )
     creds: dict[str, dict[str, str]] = {}
@@ -80,12 +91,17 @@ def create_merchant(uow: UnitOfWork, name: str, *, notify_url: str = "") -> NewM
     return NewMerchant(get_merchant(uow, merchant_id), creds)
 
 
-def add_credential(uow: UnitOfWork, merchant_id: str, dialect: str, key_id: str,
-                   secret: str) -> None:
+def add_credential(
+    uow: UnitOfWork, merchant_id: str, dialect: str, key_id: str, secret: str
+) -> None:
     uow.conn.execute(
         insert(t.credentials).values(
-            merchant_id=merchant_id, dialect=dialect, key_id=key_id,
-            secret_enc=uow.env.box.seal(secret), valid_until=None, created_at=uow.env.clock.now(),
+            merchant_id=merchant_id,
+            dialect=dialect,
+            key_id=key_id,
+            secret_enc=uow.env.box.seal(secret),
+            valid_until=None,
+            created_at=uow.env.clock.now(),
         )
     )
 
@@ -107,8 +123,11 @@ def find_by_key(uow: UnitOfWork, dialect: str, key_id: str) -> tuple[Merchant, l
     c = t.credentials.c
     rows = uow.conn.execute(
         select(c.merchant_id, c.secret_enc)
-        .where(c.dialect == dialect, c.key_id == key_id,
-               or_(c.valid_until.is_(None), c.valid_until > now))
+        .where(
+            c.dialect == dialect,
+            c.key_id == key_id,
+            or_(c.valid_until.is_(None), c.valid_until > now),
+        )
         .order_by(c.id.desc())
     ).all()
     if not rows:
@@ -146,33 +165,82 @@ def rotate_secret(uow: UnitOfWork, merchant_id: str, dialect: str) -> str:
 
 
 def update_merchant(uow: UnitOfWork, merchant_id: str, **changes: object) -> Merchant:
-    allowed = {"name", "status", "fee_rate_bp", "ip_allowlist", "rate_limit_per_s",
-               "timestamp_window_s", "notify_url"}
+    allowed = {
+        "name",
+        "status",
+        "fee_rate_bp",
+        "ip_allowlist",
+        "rate_limit_per_s",
+        "timestamp_window_s",
+        "notify_url",
+    }
     unknown = set(changes) - allowed
     if unknown:
         raise PaymuxError(ErrorCode.INVALID_PARAMS, f"cannot change {sorted(unknown)}")
     if "name" in changes:
         name = str(changes["name"]).strip()
         if not name or len(name) > 128:
-            raise PaymuxError(ErrorCode.INVALID_PARAMS, "merchant_name must be 1..128 characters",
-                              field="merchant_name")
+            raise PaymuxError(
+                ErrorCode.INVALID_PARAMS,
+                "merchant_name must be 1..128 characters",
+                field="merchant_name",
+            )
         changes["name"] = name
     if "status" in changes and changes["status"] not in ("active", "disabled"):
         raise PaymuxError(ErrorCode.INVALID_PARAMS, "status must be active or disabled")
+    for key, (low, high) in _INT_LIMITS.items():
+        value = changes.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise PaymuxError(
+                ErrorCode.INVALID_PARAMS,
+                f"{key} must be an integer from {low} to {high}",
+                field=key,
+            )
+    if "ip_allowlist" in changes:
+        changes["ip_allowlist"] = _check_allowlist(changes["ip_allowlist"])
+    if "notify_url" in changes and not isinstance(changes["notify_url"], str):
+        raise PaymuxError(ErrorCode.INVALID_PARAMS, "notify_url must be a string")
     get_merchant(uow, merchant_id)
     if changes:
-        uow.conn.execute(update(t.merchants).where(t.merchants.c.id == merchant_id).values(**changes))
+        uow.conn.execute(
+            update(t.merchants).where(t.merchants.c.id == merchant_id).values(**changes)
+        )
     return get_merchant(uow, merchant_id)
 
 
-def search_merchants(uow: UnitOfWork, name: str, page: int, page_size: int
-                     ) -> tuple[int, list[Merchant]]:
+_INT_LIMITS = {
+    "fee_rate_bp": (0, 10_000),
+    "rate_limit_per_s": (0, 1_000_000),
+    "timestamp_window_s": (1, 86_400),
+}
+
+
+def _check_allowlist(value: object) -> str:
+    if not isinstance(value, str):
+        raise PaymuxError(ErrorCode.INVALID_PARAMS, "ip_allowlist must be a comma-separated string")
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise PaymuxError(
+                ErrorCode.INVALID_PARAMS, f"{item!r} is not an IP address or network"
+            ) from None
+    return ",".join(items)
+
+
+def search_merchants(
+    uow: UnitOfWork, name: str, page: int, page_size: int
+) -> tuple[int, list[Merchant]]:
     m = t.merchants.c
     cond = m.name.contains(name, autoescape=True) if name else and_(True)
     total = uow.conn.execute(select(func.count()).select_from(t.merchants).where(cond)).scalar_one()
     rows = uow.conn.execute(
-        select(t.merchants).where(cond).order_by(m.created_at.desc(), m.id)
-        .limit(page_size).offset((page - 1) * page_size)
+        select(t.merchants)
+        .where(cond)
+        .order_by(m.created_at.desc(), m.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
     ).all()
     return int(total), [Merchant.from_row(r) for r in rows]
 

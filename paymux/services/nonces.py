@@ -29,10 +29,14 @@ def use_nonce(uow: UnitOfWork, scope: str, nonce: str, ttl_s: int) -> bool:
     if insert_ignore(uow.conn, t.nonces, {"scope": scope, "nonce": nonce, "expires_at": expires}):
         return True
     # Seen before: accept only if that use has expired (the window moved on).
-    return uow.conn.execute(
-        update(t.nonces).where(N.scope == scope, N.nonce == nonce, N.expires_at <= now)
-        .values(expires_at=expires)
-    ).rowcount == 1
+    return (
+        uow.conn.execute(
+            update(t.nonces)
+            .where(N.scope == scope, N.nonce == nonce, N.expires_at <= now)
+            .values(expires_at=expires)
+        ).rowcount
+        == 1
+    )
 
 
 def prune_nonces(uow: UnitOfWork) -> int:

@@ -86,8 +86,14 @@ def notify_order(uow: UnitOfWork, event: str, order: Order) -> None:
     cred = current_credential(uow, order.merchant_id, order.dialect)
     message = notifier.order_event(event, order, cred, uow.env.clock.now_ms())
     if message is not None:
-        enqueue(uow, merchant_id=order.merchant_id, dialect=order.dialect, event=event,
-                ref=order.order_no, message=message)
+        enqueue(
+            uow,
+            merchant_id=order.merchant_id,
+            dialect=order.dialect,
+            event=event,
+            ref=order.order_no,
+            message=message,
+        )
 
 
 def notify_refund(uow: UnitOfWork, event: str, refund: Refund, order: Order) -> None:
@@ -97,5 +103,11 @@ def notify_refund(uow: UnitOfWork, event: str, refund: Refund, order: Order) -> 
     cred = current_credential(uow, order.merchant_id, order.dialect)
     message = notifier.refund_event(event, refund, order, cred, uow.env.clock.now_ms())
     if message is not None:
-        enqueue(uow, merchant_id=order.merchant_id, dialect=order.dialect, event=event,
-                ref=refund.refund_no, message=message)
+        enqueue(
+            uow,
+            merchant_id=order.merchant_id,
+            dialect=order.dialect,
+            event=event,
+            ref=refund.refund_no,
+            message=message,
+        )

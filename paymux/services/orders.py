@@ -22,7 +22,7 @@ from paymux.services.notifications import notify_order
 from paymux.store import tables as t
 from paymux.store.uow import UnitOfWork
 
-O = t.orders.c
+ORD = t.orders.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +44,9 @@ class CreateOrder:
 
     def digest(self) -> str:
         """What makes two creates "the same request" for idempotency."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()
-                              ).hexdigest()
+        return hashlib.sha256(
+            json.dumps(asdict(self), sort_keys=True, default=str).encode()
+        ).hexdigest()
 
 
 def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
@@ -67,8 +68,11 @@ def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
     values = asdict(cmd)
     values.pop("expire_s")
     values.update(
-        order_no=uow.env.new_no(), status=OrderStatus.PENDING.value, refunded_amount=0,
-        request_digest=digest, created_at=now,
+        order_no=uow.env.new_no(),
+        status=OrderStatus.PENDING.value,
+        refunded_amount=0,
+        request_digest=digest,
+        created_at=now,
         expire_at=now + timedelta(seconds=cmd.expire_s) if cmd.expire_s > 0 else None,
         payee_account_id=ledger.ensure_settlement_account(uow, cmd.merchant_id, cmd.currency),
     )
@@ -86,36 +90,44 @@ def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
 
 def _same_or_exists(uow: UnitOfWork, row: Any, digest: str) -> Order:
     if row.request_digest != digest:
-        raise PaymuxError(ErrorCode.ORDER_EXISTS,
-                          f"merchant order no {row.merchant_order_no} already exists "
-                          "with different parameters")
+        raise PaymuxError(
+            ErrorCode.ORDER_EXISTS,
+            f"merchant order no {row.merchant_order_no} already exists with different parameters",
+        )
     return Order.from_row(row)
 
 
 def _find_by_merchant_no(uow: UnitOfWork, merchant_id: str, merchant_order_no: str) -> Any:
     return uow.conn.execute(
-        select(t.orders).where(O.merchant_id == merchant_id,
-                               O.merchant_order_no == merchant_order_no)
+        select(t.orders).where(
+            ORD.merchant_id == merchant_id, ORD.merchant_order_no == merchant_order_no
+        )
     ).first()
 
 
 def get_by_no(uow: UnitOfWork, order_no: str) -> Order:
-    row = uow.conn.execute(select(t.orders).where(O.order_no == order_no)).first()
+    row = uow.conn.execute(select(t.orders).where(ORD.order_no == order_no)).first()
     if row is None:
         raise PaymuxError(ErrorCode.ORDER_NOT_FOUND, f"order {order_no} not found")
     return Order.from_row(row)
 
 
-def find_order(uow: UnitOfWork, merchant_id: str, *, order_no: str | None = None,
-               merchant_order_no: str | None = None) -> Order:
+def find_order(
+    uow: UnitOfWork,
+    merchant_id: str,
+    *,
+    order_no: str | None = None,
+    merchant_order_no: str | None = None,
+) -> Order:
     """A merchant's order by either number; another merchant's order is ORDER_ACCESS_DENIED."""
     if order_no:
         order = get_by_no(uow, order_no)
         if order.merchant_id != merchant_id:
             raise PaymuxError(ErrorCode.ORDER_ACCESS_DENIED, "order belongs to another merchant")
         if merchant_order_no and order.merchant_order_no != merchant_order_no:
-            raise PaymuxError(ErrorCode.INVALID_PARAMS,
-                              "order_id and merchant_order_id name different orders")
+            raise PaymuxError(
+                ErrorCode.INVALID_PARAMS, "order_id and merchant_order_id name different orders"
+            )
         return order
     if merchant_order_no:
         row = _find_by_merchant_no(uow, merchant_id, merchant_order_no)
@@ -125,9 +137,15 @@ def find_order(uow: UnitOfWork, merchant_id: str, *, order_no: str | None = None
     raise PaymuxError(ErrorCode.MISSING_PARAM, "an order number is required")
 
 
-def pay_order(uow: UnitOfWork, order_no: str, *, payer_account_id: str | None = None,
-              payee_account_id: str | None = None, payer: str = "",
-              channel_trade_no: str = "") -> Order:
+def pay_order(
+    uow: UnitOfWork,
+    order_no: str,
+    *,
+    payer_account_id: str | None = None,
+    payee_account_id: str | None = None,
+    payer: str = "",
+    channel_trade_no: str = "",
+) -> Order:
     """Mark a pending order paid and move its money, exactly once.
 
     The compare-and-set on status (and on expiry) decides races: of fifty
@@ -138,30 +156,47 @@ def pay_order(uow: UnitOfWork, order_no: str, *, payer_account_id: str | None = 
     """
     now = uow.env.clock.now()
     order = get_by_no(uow, order_no)
-    payee = payee_account_id or order.payee_account_id or ledger.ensure_settlement_account(
-        uow, order.merchant_id, order.currency)
+    payee = (
+        payee_account_id
+        or order.payee_account_id
+        or ledger.ensure_settlement_account(uow, order.merchant_id, order.currency)
+    )
     source = payer_account_id or ledger.ensure_world_account(uow, order.currency)
     if source == payee:
         raise PaymuxError(ErrorCode.SAME_ACCOUNT, "payer and payee accounts are the same")
-    extra = dict(order.extra)
-    if channel_trade_no:
-        extra["channel_trade_no"] = channel_trade_no
     changed = uow.conn.execute(
         update(t.orders)
-        .where(O.id == order.id, O.status == OrderStatus.PENDING.value,
-               (O.expire_at.is_(None)) | (O.expire_at > now))
-        .values(status=OrderStatus.PAID.value, paid_at=now, payer_account_id=source,
-                payee_account_id=payee, payer=payer or order.payer, extra=extra)
+        .where(
+            ORD.id == order.id,
+            ORD.status == OrderStatus.PENDING.value,
+            (ORD.expire_at.is_(None)) | (ORD.expire_at > now),
+        )
+        .values(
+            status=OrderStatus.PAID.value,
+            paid_at=now,
+            payer_account_id=source,
+            payee_account_id=payee,
+            payer=payer or order.payer,
+        )
     ).rowcount
     if changed != 1:
         _explain_not_pending(uow, order_no, now, "pay")
     fee = split_fee(order.amount, get_merchant(uow, order.merchant_id).fee_rate_bp)
-    postings = [Posting(source, -order.amount, order.currency),
-                Posting(payee, order.amount - fee, order.currency)]
+    postings = [
+        Posting(source, -order.amount, order.currency),
+        Posting(payee, order.amount - fee, order.currency),
+    ]
     if fee:
-        postings.append(Posting(ledger.ensure_fees_account(uow, order.currency), fee,
-                                order.currency))
-    ledger.post(uow, EntryType.PAY, postings, order_no=order.order_no, ref=order.order_no)
+        postings.append(
+            Posting(ledger.ensure_fees_account(uow, order.currency), fee, order.currency)
+        )
+    entry_id = ledger.post(
+        uow, EntryType.PAY, postings, order_no=order.order_no, ref=order.order_no
+    )
+    extra = {**order.extra, "pay_entry_id": entry_id}
+    if channel_trade_no:
+        extra["channel_trade_no"] = channel_trade_no
+    uow.conn.execute(update(t.orders).where(ORD.id == order.id).values(extra=extra))
     paid = get_by_no(uow, order_no)
     notify_order(uow, "order.paid", paid)
     return paid
@@ -176,7 +211,8 @@ def _explain_not_pending(uow: UnitOfWork, order_no: str, now: datetime, action: 
 
 def _set_final(uow: UnitOfWork, order: Order, status: OrderStatus, now: datetime) -> bool:
     changed = uow.conn.execute(
-        update(t.orders).where(O.id == order.id, O.status == OrderStatus.PENDING.value)
+        update(t.orders)
+        .where(ORD.id == order.id, ORD.status == OrderStatus.PENDING.value)
         .values(status=status.value, closed_at=now)
     ).rowcount
     if changed == 1:
@@ -184,14 +220,20 @@ def _set_final(uow: UnitOfWork, order: Order, status: OrderStatus, now: datetime
     return changed == 1
 
 
-def close_order(uow: UnitOfWork, merchant_id: str, *, order_no: str | None = None,
-                merchant_order_no: str | None = None) -> Order:
+def close_order(
+    uow: UnitOfWork,
+    merchant_id: str,
+    *,
+    order_no: str | None = None,
+    merchant_order_no: str | None = None,
+) -> Order:
     order = find_order(uow, merchant_id, order_no=order_no, merchant_order_no=merchant_order_no)
     if order.status not in ORDER_CLOSABLE:
         raise order_action_error("close", order.status)
     if not _set_final(uow, order, OrderStatus.CLOSED, uow.env.clock.now()):
-        raise PaymuxError(ErrorCode.ORDER_STATE_CONFLICT,
-                          "the order changed status while closing; query it again")
+        raise PaymuxError(
+            ErrorCode.ORDER_STATE_CONFLICT, "the order changed status while closing; query it again"
+        )
     return get_by_no(uow, order.order_no)
 
 
@@ -208,26 +250,38 @@ def expire_due_orders(uow: UnitOfWork, limit: int = 500) -> int:
     """Close pending orders past `expire_at` (the timed job), each by compare-and-set."""
     now = uow.env.clock.now()
     rows = uow.conn.execute(
-        select(t.orders).where(O.status == OrderStatus.PENDING.value, O.expire_at <= now)
-        .order_by(O.expire_at).limit(limit)
+        select(t.orders)
+        .where(ORD.status == OrderStatus.PENDING.value, ORD.expire_at <= now)
+        .order_by(ORD.expire_at)
+        .limit(limit)
     ).all()
     return sum(_set_final(uow, Order.from_row(r), OrderStatus.EXPIRED, now) for r in rows)
 
 
-def list_orders(uow: UnitOfWork, merchant_id: str, *, statuses: list[str] | None,
-                start: datetime | None, end: datetime | None, page: int, page_size: int
-                ) -> tuple[int, list[Order]]:
-    conds = [O.merchant_id == merchant_id]
+def list_orders(
+    uow: UnitOfWork,
+    merchant_id: str,
+    *,
+    statuses: list[str] | None,
+    start: datetime | None,
+    end: datetime | None,
+    page: int,
+    page_size: int,
+) -> tuple[int, list[Order]]:
+    conds = [ORD.merchant_id == merchant_id]
     if statuses:
-        conds.append(O.status.in_(statuses))
+        conds.append(ORD.status.in_(statuses))
     if start:
-        conds.append(O.created_at >= start)
+        conds.append(ORD.created_at >= start)
     if end:
-        conds.append(O.created_at <= end)
+        conds.append(ORD.created_at <= end)
     where = and_(*conds)
     total = uow.conn.execute(select(func.count()).select_from(t.orders).where(where)).scalar_one()
     rows = uow.conn.execute(
-        select(t.orders).where(where).order_by(O.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
+        select(t.orders)
+        .where(where)
+        .order_by(ORD.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
     ).all()
     return int(total), [Order.from_row(r) for r in rows]

@@ -24,17 +24,26 @@ from paymux.services.orders import find_order, get_by_no
 from paymux.store import tables as t
 from paymux.store.uow import UnitOfWork
 
-O, R = t.orders.c, t.refunds.c
+ORD, REF = t.orders.c, t.refunds.c
 
 
 def _digest(order_no: str, amount: int, reason: str, notify_url: str) -> str:
     return hashlib.sha256(f"{order_no}|{amount}|{reason}|{notify_url}".encode()).hexdigest()
 
 
-def create_refund(uow: UnitOfWork, merchant_id: str, *, merchant_refund_no: str, amount: int,
-                  order_no: str | None = None, merchant_order_no: str | None = None,
-                  reason: str = "", notify_url: str = "", complete: bool = True,
-                  extra: dict[str, Any] | None = None) -> Refund:
+def create_refund(
+    uow: UnitOfWork,
+    merchant_id: str,
+    *,
+    merchant_refund_no: str,
+    amount: int,
+    order_no: str | None = None,
+    merchant_order_no: str | None = None,
+    reason: str = "",
+    notify_url: str = "",
+    complete: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> Refund:
     """Refund part or all of a paid order; idempotent per merchant refund no.
 
     With `complete` (channels that refund synchronously, like the sandbox) the
@@ -52,29 +61,44 @@ def create_refund(uow: UnitOfWork, merchant_id: str, *, merchant_refund_no: str,
         raise order_action_error("refund", order.status)
     reserved = uow.conn.execute(
         update(t.orders)
-        .where(O.id == order.id, O.status.in_([s.value for s in ORDER_REFUNDABLE]),
-               O.refunded_amount + amount <= O.amount)
-        .values(refunded_amount=O.refunded_amount + amount,
-                status=case((O.refunded_amount + amount >= O.amount,
-                             OrderStatus.REFUNDED.value),
-                            else_=OrderStatus.PARTIALLY_REFUNDED.value))
+        .where(
+            ORD.id == order.id,
+            ORD.status.in_([s.value for s in ORDER_REFUNDABLE]),
+            ORD.refunded_amount + amount <= ORD.amount,
+        )
+        .values(
+            refunded_amount=ORD.refunded_amount + amount,
+            status=case(
+                (ORD.refunded_amount + amount >= ORD.amount, OrderStatus.REFUNDED.value),
+                else_=OrderStatus.PARTIALLY_REFUNDED.value,
+            ),
+        )
     ).rowcount
     if reserved != 1:
         current = get_by_no(uow, order.order_no)
         if current.status not in ORDER_REFUNDABLE:
             raise order_action_error("refund", current.status)
-        raise PaymuxError(ErrorCode.REFUND_EXCEEDS_PAID,
-                          f"refund of {amount} exceeds the refundable "
-                          f"{current.amount - current.refunded_amount}")
+        raise PaymuxError(
+            ErrorCode.REFUND_EXCEEDS_PAID,
+            f"refund of {amount} exceeds the refundable {current.amount - current.refunded_amount}",
+        )
     now = uow.env.clock.now()
     payee = order.payee_account_id or ledger.settlement_account_id(merchant_id, order.currency)
     refund_no = uow.env.new_no()
     values: dict[str, Any] = {
-        "refund_no": refund_no, "merchant_id": merchant_id, "order_id": order.id,
-        "order_no": order.order_no, "merchant_refund_no": merchant_refund_no, "amount": amount,
-        "currency": order.currency, "status": RefundStatus.PROCESSING.value, "reason": reason,
-        "notify_url": notify_url or order.notify_url, "request_digest": digest,
-        "extra": dict(extra or {}), "created_at": now,
+        "refund_no": refund_no,
+        "merchant_id": merchant_id,
+        "order_id": order.id,
+        "order_no": order.order_no,
+        "merchant_refund_no": merchant_refund_no,
+        "amount": amount,
+        "currency": order.currency,
+        "status": RefundStatus.PROCESSING.value,
+        "reason": reason,
+        "notify_url": notify_url or order.notify_url,
+        "request_digest": digest,
+        "extra": dict(extra or {}),
+        "created_at": now,
     }
     if complete:
         _move_money(uow, order, payee, amount, refund_no)
@@ -85,8 +109,9 @@ def create_refund(uow: UnitOfWork, merchant_id: str, *, merchant_refund_no: str,
         with uow.conn.begin_nested():
             uow.conn.execute(insert(t.refunds).values(**values))
     except IntegrityError:
-        raise PaymuxError(ErrorCode.REFUND_EXISTS,
-                          f"refund {merchant_refund_no} is being created concurrently") from None
+        raise PaymuxError(
+            ErrorCode.REFUND_EXISTS, f"refund {merchant_refund_no} is being created concurrently"
+        ) from None
     refund = get_refund(uow, merchant_id, refund_no=refund_no)
     if complete:
         notify_refund(uow, "refund.succeeded", refund, get_by_no(uow, order.order_no))
@@ -95,8 +120,16 @@ def create_refund(uow: UnitOfWork, merchant_id: str, *, merchant_refund_no: str,
 
 def _move_money(uow: UnitOfWork, order: Order, payee: str, amount: int, refund_no: str) -> None:
     target = order.payer_account_id or ledger.ensure_world_account(uow, order.currency)
-    ledger.transfer(uow, EntryType.REFUND, payee, target, amount, order.currency,
-                    order_no=order.order_no, ref=refund_no)
+    ledger.transfer(
+        uow,
+        EntryType.REFUND,
+        payee,
+        target,
+        amount,
+        order.currency,
+        order_no=order.order_no,
+        ref=refund_no,
+    )
 
 
 def complete_refund(uow: UnitOfWork, refund_no: str) -> Refund:
@@ -104,8 +137,15 @@ def complete_refund(uow: UnitOfWork, refund_no: str) -> Refund:
     order = get_by_no(uow, refund.order_no)
     _transition(uow, refund, RefundStatus.SUCCEEDED)
     target = order.payer_account_id or ledger.ensure_world_account(uow, order.currency)
-    ledger.capture_hold(uow, int(refund.extra["hold_id"]), EntryType.REFUND, target,
-                        order.currency, order_no=order.order_no, ref=refund_no)
+    ledger.capture_hold(
+        uow,
+        int(refund.extra["hold_id"]),
+        EntryType.REFUND,
+        target,
+        order.currency,
+        order_no=order.order_no,
+        ref=refund_no,
+    )
     done = _get_by_no(uow, refund_no)
     notify_refund(uow, "refund.succeeded", done, order)
     return done
@@ -117,10 +157,15 @@ def fail_refund(uow: UnitOfWork, refund_no: str) -> Refund:
     _transition(uow, refund, RefundStatus.FAILED)
     ledger.release_hold(uow, int(refund.extra["hold_id"]))
     uow.conn.execute(
-        update(t.orders).where(O.id == refund.order_id)
-        .values(refunded_amount=O.refunded_amount - refund.amount,
-                status=case((O.refunded_amount - refund.amount <= 0, OrderStatus.PAID.value),
-                            else_=OrderStatus.PARTIALLY_REFUNDED.value))
+        update(t.orders)
+        .where(ORD.id == refund.order_id)
+        .values(
+            refunded_amount=ORD.refunded_amount - refund.amount,
+            status=case(
+                (ORD.refunded_amount - refund.amount <= 0, OrderStatus.PAID.value),
+                else_=OrderStatus.PARTIALLY_REFUNDED.value,
+            ),
+        )
     )
     done = _get_by_no(uow, refund_no)
     notify_refund(uow, "refund.failed", done, get_by_no(uow, refund.order_no))
@@ -130,38 +175,46 @@ def fail_refund(uow: UnitOfWork, refund_no: str) -> Refund:
 def _transition(uow: UnitOfWork, refund: Refund, status: RefundStatus) -> None:
     changed = uow.conn.execute(
         update(t.refunds)
-        .where(R.id == refund.id, R.status == RefundStatus.PROCESSING.value)
+        .where(REF.id == refund.id, REF.status == RefundStatus.PROCESSING.value)
         .values(status=status.value, completed_at=uow.env.clock.now())
     ).rowcount
     if changed != 1:
-        raise PaymuxError(ErrorCode.ORDER_STATE_CONFLICT,
-                          f"refund {refund.refund_no} is no longer processing")
+        raise PaymuxError(
+            ErrorCode.ORDER_STATE_CONFLICT, f"refund {refund.refund_no} is no longer processing"
+        )
 
 
 def _find(uow: UnitOfWork, merchant_id: str, merchant_refund_no: str) -> Any:
     return uow.conn.execute(
-        select(t.refunds).where(R.merchant_id == merchant_id,
-                                R.merchant_refund_no == merchant_refund_no)
+        select(t.refunds).where(
+            REF.merchant_id == merchant_id, REF.merchant_refund_no == merchant_refund_no
+        )
     ).first()
 
 
 def _same_or_exists(row: Any, digest: str) -> Refund:
     if row.request_digest != digest:
-        raise PaymuxError(ErrorCode.REFUND_EXISTS,
-                          f"refund {row.merchant_refund_no} already exists with different "
-                          "parameters")
+        raise PaymuxError(
+            ErrorCode.REFUND_EXISTS,
+            f"refund {row.merchant_refund_no} already exists with different parameters",
+        )
     return Refund.from_row(row)
 
 
 def _get_by_no(uow: UnitOfWork, refund_no: str) -> Refund:
-    row = uow.conn.execute(select(t.refunds).where(R.refund_no == refund_no)).first()
+    row = uow.conn.execute(select(t.refunds).where(REF.refund_no == refund_no)).first()
     if row is None:
         raise PaymuxError(ErrorCode.REFUND_NOT_FOUND, f"refund {refund_no} not found")
     return Refund.from_row(row)
 
 
-def get_refund(uow: UnitOfWork, merchant_id: str, *, refund_no: str | None = None,
-               merchant_refund_no: str | None = None) -> Refund:
+def get_refund(
+    uow: UnitOfWork,
+    merchant_id: str,
+    *,
+    refund_no: str | None = None,
+    merchant_refund_no: str | None = None,
+) -> Refund:
     if refund_no:
         refund = _get_by_no(uow, refund_no)
         if refund.merchant_id != merchant_id:
@@ -176,7 +229,7 @@ def get_refund(uow: UnitOfWork, merchant_id: str, *, refund_no: str | None = Non
 
 
 def order_refunds(uow: UnitOfWork, order_id: int) -> list[Refund]:
-    rows = uow.conn.execute(select(t.refunds).where(R.order_id == order_id)
-                            .order_by(R.id)).all()
+    rows = uow.conn.execute(
+        select(t.refunds).where(REF.order_id == order_id).order_by(REF.id)
+    ).all()
     return [Refund.from_row(r) for r in rows]
-

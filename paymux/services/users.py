@@ -48,9 +48,14 @@ def create_user(uow: UnitOfWork, name: str, balance: int = 0, currency: str = "C
         check_amount(balance, field="balance")
     user_id = "U" + uow.env.new_no()
     token = "wt_" + secrets.token_urlsafe(24)
-    uow.conn.execute(insert(t.users).values(id=user_id, name=name,
-                                            wallet_token_hash=token_hash(token),
-                                            created_at=uow.env.clock.now()))
+    uow.conn.execute(
+        insert(t.users).values(
+            id=user_id,
+            name=name,
+            wallet_token_hash=token_hash(token),
+            created_at=uow.env.clock.now(),
+        )
+    )
     wallet = ensure_wallet(uow, user_id, currency)
     if balance:
         ledger.recharge(uow, wallet, balance)
@@ -59,8 +64,9 @@ def create_user(uow: UnitOfWork, name: str, balance: int = 0, currency: str = "C
 
 def user_by_token(uow: UnitOfWork, token: str) -> tuple[str, str]:
     """(user_id, name) of the wallet token's user."""
-    row = uow.conn.execute(select(U.id, U.name).where(U.wallet_token_hash == token_hash(token))
-                           ).first()
+    row = uow.conn.execute(
+        select(U.id, U.name).where(U.wallet_token_hash == token_hash(token))
+    ).first()
     if row is None:
         raise PaymuxError(ErrorCode.UNAUTHORIZED, "unknown wallet token")
     return row.id, row.name

@@ -25,8 +25,9 @@ def value_text(value: Any) -> str:
     raise TypeError(f"cannot sign a value of type {type(value).__name__}")
 
 
-def sorted_pairs(params: Mapping[str, Any], *, exclude: Iterable[str] = (),
-                 drop_empty: bool) -> str:
+def sorted_pairs(
+    params: Mapping[str, Any], *, exclude: Iterable[str] = (), drop_empty: bool
+) -> str:
     """`k1=v1&k2=v2…` over the parameters sorted by name (plain byte order, like TreeMap/ksort).
 
     With `drop_empty`, parameters whose value is None or "" are left out.

@@ -36,12 +36,16 @@ def verify(params: Mapping[str, Any], secret: str, signature: str) -> bool:
 
 def pay_sign(api_key: str, nonce: str, order_no: str, timestamp_s: int | str, secret: str) -> str:
     """The deep link's `paySign`: lower-case MD5 with the timestamp in seconds."""
-    text = (f"apiKey={api_key}&nonce={nonce}&orderNo={order_no}&signType=MD5"
-            f"&timestamp={timestamp_s}&key={secret}")
+    text = (
+        f"apiKey={api_key}&nonce={nonce}&orderNo={order_no}&signType=MD5"
+        f"&timestamp={timestamp_s}&key={secret}"
+    )
     return hashlib.md5(text.encode()).hexdigest()
 
 
-def verify_pay_sign(api_key: str, nonce: str, order_no: str, timestamp_s: str, secret: str,
-                    signature: str) -> bool:
-    return hmac.compare_digest(pay_sign(api_key, nonce, order_no, timestamp_s, secret),
-                               signature.lower())
+def verify_pay_sign(
+    api_key: str, nonce: str, order_no: str, timestamp_s: str, secret: str, signature: str
+) -> bool:
+    return hmac.compare_digest(
+        pay_sign(api_key, nonce, order_no, timestamp_s, secret), signature.lower()
+    )

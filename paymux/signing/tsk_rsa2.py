@@ -1,4 +1,4 @@
-"""TSK-RSA2 (skillpay): base64 RSASSA-PKCS1-v1_5/SHA-256 over body bytes + UTC `YYYYMMDDTHHMMSSZ`."""
+"""TSK-RSA2 (skillpay): base64 PKCS#1 v1.5 SHA-256 over body bytes + UTC `YYYYMMDDTHHMMSSZ`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ _HEADER = re.compile(r"^TSK-RSA2\s+Datetime=(\d{8}T\d{6}Z),\s*Signature=([A-Za-z
 
 
 def format_datetime(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(DATETIME_FORMAT) if moment.tzinfo else \
-        moment.strftime(DATETIME_FORMAT)
+    return (
+        moment.astimezone(UTC).strftime(DATETIME_FORMAT)
+        if moment.tzinfo
+        else moment.strftime(DATETIME_FORMAT)
+    )
 
 
 def parse_datetime(text: str) -> datetime:
@@ -26,7 +29,7 @@ def parse_datetime(text: str) -> datetime:
 
 
 def load_public_key(text: str) -> rsa.RSAPublicKey:
-    """A public key given as PEM or as the bare base64 body (BEGIN/END lines and newlines removed)."""
+    """A public key as PEM or as the bare base64 body (BEGIN/END lines and newlines removed)."""
     text = text.strip()
     if not text.startswith("-----BEGIN"):
         body = "".join(text.split())
@@ -38,8 +41,9 @@ def load_public_key(text: str) -> rsa.RSAPublicKey:
 
 
 def load_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(pem if isinstance(pem, bytes) else pem.encode(),
-                                             password=None)
+    key = serialization.load_pem_private_key(
+        pem if isinstance(pem, bytes) else pem.encode(), password=None
+    )
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("not an RSA private key")
     return key

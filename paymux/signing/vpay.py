@@ -1,4 +1,4 @@
-"""vpay: HMAC-SHA256 with the merchant secret over sorted `k=v&…` (all params but `sign`), upper hex."""
+"""vpay: HMAC-SHA256 with the merchant secret over sorted `k=v&…` (all but `sign`), upper hex."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ def string_to_sign(params: Mapping[str, Any]) -> str:
 
 
 def sign(params: Mapping[str, Any], secret: str) -> str:
-    return hmac.new(secret.encode(), string_to_sign(params).encode(), hashlib.sha256
-                    ).hexdigest().upper()
+    return (
+        hmac.new(secret.encode(), string_to_sign(params).encode(), hashlib.sha256)
+        .hexdigest()
+        .upper()
+    )
 
 
 def verify(params: Mapping[str, Any], secret: str, signature: str) -> bool:

@@ -100,8 +100,9 @@ class Store:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         if self.sqlite:
-            self._writer = threading.Thread(target=self._writer_loop, name="paymux-writer",
-                                            daemon=True)
+            self._writer = threading.Thread(
+                target=self._writer_loop, name="paymux-writer", daemon=True
+            )
             self._writer.start()
 
     # -- public API -------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Operator-facing HTTP APIs: the sandbox control API and the admin API."""

@@ -1,0 +1,25 @@
+"""The admin token and sandbox-mode gates shared by the admin, sandbox and dialect routes."""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING
+
+from litestar import Request
+
+from paymux.core.errors import ErrorCode, PaymuxError
+
+if TYPE_CHECKING:
+    from paymux.context import Context
+
+
+def require_admin(request: Request, ctx: Context) -> None:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if not token or not hmac.compare_digest(token.encode(), ctx.admin_token.encode()):
+        raise PaymuxError(ErrorCode.UNAUTHORIZED, "a valid admin token is required")
+
+
+def require_sandbox(ctx: Context) -> None:
+    if not ctx.sandbox:
+        raise PaymuxError(ErrorCode.SANDBOX_ONLY, "this endpoint exists in sandbox mode only")

@@ -1,0 +1,122 @@
+"""Assembles the ASGI app: every dialect, the sandbox and admin APIs, and the web pages.
+
+Adding a dialect is one line in `DIALECTS`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from paymux.api import admin, sandbox
+from paymux.api.errors import render_error as render_api_error
+from paymux.config import Settings
+from paymux.context import Context, build_context
+from paymux.core.errors import ErrorCode, PaymuxError
+from paymux.dialects import DialectSpec, vpay
+from paymux.logs import configure, log
+from paymux.web import cashier
+
+DIALECTS: list[DialectSpec] = [vpay.DIALECT]
+
+API_PREFIXES = ("/sandbox/", "/admin/")
+
+
+def _as_paymux_error(exc: Exception) -> PaymuxError:
+    if isinstance(exc, PaymuxError):
+        return exc
+    if isinstance(exc, NotFoundException):
+        return PaymuxError(ErrorCode.NOT_FOUND, "no such endpoint")
+    if isinstance(exc, ValidationException):
+        return PaymuxError(ErrorCode.INVALID_PARAMS, "invalid request")
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 413:
+            return PaymuxError(ErrorCode.PAYLOAD_TOO_LARGE, "request body too large")
+        if exc.status_code == 405:
+            return PaymuxError(ErrorCode.NOT_FOUND, "method not allowed on this endpoint")
+        if exc.status_code < 500:
+            return PaymuxError(ErrorCode.INVALID_PARAMS, str(exc.detail))
+    return PaymuxError(ErrorCode.INTERNAL, "internal error")
+
+
+def _handler_for(path: str) -> Any:
+    for spec in DIALECTS:
+        if path.startswith(spec.prefixes):
+            return spec.render_error
+    return render_api_error
+
+
+def handle_exception(request: Request, exc: Exception) -> Response[Any]:
+    """Every error leaves in the shape of the dialect (or API) it was addressed to."""
+    error = _as_paymux_error(exc)
+    if error.code is ErrorCode.INTERNAL:
+        log.error(
+            "unhandled_error",
+            path=request.url.path,
+            request_id=request.scope.get("state", {}).get("request_id"),
+            exc_info=exc,
+        )
+    return _handler_for(request.url.path)(request, error)
+
+
+class RequestLog:
+    """Gives each request an id (vpay's debug_id) and writes one log line when it ends."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def send_wrapper(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            log.info(
+                "request",
+                request_id=request_id,
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+
+
+def create_app(ctx: Context) -> Litestar:
+    for spec in DIALECTS:
+        if spec.make_notifier is not None:
+            ctx.env.notifiers[spec.name] = spec.make_notifier(ctx)
+    app = Litestar(
+        route_handlers=[spec.make_router(ctx) for spec in DIALECTS]
+        + [sandbox.make_router(), admin.make_router(), cashier.make_router()],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=ctx.settings.max_body_bytes,
+        on_shutdown=[ctx.close],
+        debug=False,
+    )
+    app.state.ctx = ctx
+    app.asgi_handler = RequestLog(app.asgi_handler)
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """uvicorn factory used by `paymux serve --workers N`: each worker builds its own context."""
+    configure()
+    return create_app(build_context(Settings.from_env(), migrate=False))

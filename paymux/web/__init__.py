@@ -1,0 +1,1 @@
+"""Server-rendered pages: the hosted cashier (and later the wallet app and console)."""
