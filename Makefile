@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench demo clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,3 +32,6 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) paymux-data .pytest_cache
+
+demo: $(VENV)/.installed
+	$(BIN)/paymux demo

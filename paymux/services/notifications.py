@@ -7,7 +7,7 @@ signature.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,14 +27,26 @@ class Outbound:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryReply:
+    """What the merchant answered to one delivery attempt."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    merchant_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryPolicy:
     """How a dialect's merchants acknowledge, and when to try again.
 
-    `delays_s[i]` is the wait before attempt i+1 (the first is normally 0).
+    `delays_s[i]` is the wait before attempt i+1 (the first is normally 0), so
+    `len(delays_s)` is the number of attempts. `is_ack` may be async when it
+    needs to look something up (skillpay verifies the reply's signature).
     """
 
     delays_s: tuple[float, ...]
-    is_ack: Callable[[int, bytes], bool]
+    is_ack: Callable[[DeliveryReply], bool | Awaitable[bool]]
 
 
 class Notifier(Protocol):

@@ -10,16 +10,16 @@ import msgspec
 
 from paymux.core.models import Credential, Order, Refund
 from paymux.dialects.vpay import wire
-from paymux.services.notifications import DeliveryPolicy, Outbound
+from paymux.services.notifications import DeliveryPolicy, DeliveryReply, Outbound
 from paymux.signing import vpay as signing
 
 ORDER_EVENTS = {"order.paid"}
 REFUND_EVENTS = {"refund.succeeded", "refund.failed"}
 
 
-def is_ack(status: int, body: bytes) -> bool:
+def is_ack(reply: DeliveryReply) -> bool:
     """`SUCCESS`/`success` as the body, or any 2xx with JSON `{"code": "SUCCESS"}`."""
-    text = body.strip()
+    status, text = reply.status, reply.body.strip()
     if text in (b"SUCCESS", b"success"):
         return True
     if 200 <= status < 300:

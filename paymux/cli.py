@@ -1,0 +1,173 @@
+"""The `paymux` command: serve, db, merchants, ledger check, demo, admin token.
+
+Every command takes `--database-url` (or `PAYMUX_DATABASE_URL`) and the other
+PAYMUX_* variables of docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from paymux.config import Settings
+from paymux.context import Context, admin_token_for, build_context
+
+app = typer.Typer(
+    help="paymux: a self-hosted payment platform.", no_args_is_help=True, add_completion=False
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+merchant_app = typer.Typer(help="Merchants and their credentials.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(merchant_app, name="merchant")
+app.add_typer(ledger_app, name="ledger")
+
+console = Console()
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="Overrides PAYMUX_DATABASE_URL.")
+]
+
+
+def settings_from(database_url: str | None = None, **overrides: Any) -> Settings:
+    if database_url:
+        os.environ["PAYMUX_DATABASE_URL"] = database_url
+    return Settings.from_env().with_overrides(**overrides)
+
+
+def open_context(database_url: str | None = None, *, migrate: bool = True) -> Context:
+    return build_context(settings_from(database_url), migrate=migrate)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (scale mode).")] = 1,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Start the server; embedded mode migrates, creates the demo merchant and prints it."""
+    import uvicorn
+
+    from paymux.app import create_app
+    from paymux.demo import ensure_demo, print_welcome
+    from paymux.logs import configure
+
+    configure(os.environ.get("PAYMUX_LOG_LEVEL", "INFO"))
+    public = os.environ.get("PAYMUX_PUBLIC_URL") or f"http://{host}:{port}"
+    os.environ["PAYMUX_PUBLIC_URL"] = public
+    ctx = open_context(database_url)
+    demo = ensure_demo(ctx) if ctx.sandbox else None
+    print_welcome(console, ctx, demo)
+    if workers > 1:
+        ctx.close()
+        uvicorn.run(
+            "paymux.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_level="warning",
+        )
+        return
+    uvicorn.run(create_app(ctx), host=host, port=port, access_log=False, log_level="warning")
+
+
+@app.command("admin-token")
+def admin_token() -> None:
+    """Print the admin token (PAYMUX_ADMIN_TOKEN, or the one generated on first start)."""
+    typer.echo(admin_token_for(settings_from()))
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Apply every pending migration."""
+    ctx = open_context(database_url)
+    ctx.close()
+    console.print("[green]database is up to date[/green]")
+
+
+@merchant_app.command("create")
+def merchant_create(
+    name: Annotated[str, typer.Option("--name", help="Merchant name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a merchant with credentials for every dialect (secrets are shown this once)."""
+    from paymux.api.admin import credentials_json
+    from paymux.core.errors import PaymuxError
+    from paymux.services import merchants
+
+    ctx = open_context(database_url)
+    try:
+        created = ctx.store.write_sync(merchants.create_merchant, name)
+    except PaymuxError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        ctx.close()
+    data = credentials_json(created)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    console.print(f"[bold]merchant {created.merchant.id}[/bold] ({name})")
+    for dialect, creds in created.credentials.items():
+        console.print(f"  {dialect:<10} " + "  ".join(f"{k}={v}" for k, v in creds.items()))
+
+
+@merchant_app.command("list")
+def merchant_list(database_url: DatabaseUrl = None) -> None:
+    """List merchants."""
+    from paymux.services import merchants
+
+    ctx = open_context(database_url)
+    try:
+        rows = ctx.store.read_sync(merchants.list_merchants)
+    finally:
+        ctx.close()
+    table = Table("merchant_id", "name", "status", "created_at (UTC)")
+    for m in rows:
+        table.add_row(m.id, m.name, m.status, m.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+@ledger_app.command("check")
+def ledger_check(database_url: DatabaseUrl = None) -> None:
+    """Recompute every balance from the journal; exit 1 and report on any difference."""
+    from paymux.services import ledger
+
+    ctx = open_context(database_url)
+    try:
+        problems = ctx.store.read_sync(ledger.check_ledger)
+    finally:
+        ctx.close()
+    if not problems:
+        console.print(
+            "[green]ledger clean[/green]: every cached balance matches the journal, "
+            "every entry sums to zero"
+        )
+        return
+    for problem in problems:
+        console.print(f"[red]{problem.what}[/red] {problem.detail}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    base_url: Annotated[str, typer.Option(help="A running paymux.")] = "http://127.0.0.1:8000",
+) -> None:
+    """Walk a whole vpay flow against a running server and print each step."""
+    from paymux.demo import run_demo
+
+    ctx = open_context()
+    try:
+        code = run_demo(console, ctx, base_url)
+    finally:
+        ctx.close()
+    sys.exit(code)
