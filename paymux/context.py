@@ -18,7 +18,7 @@ from paymux.services.access import RateLimiter
 from paymux.services.clock import Clock
 from paymux.services.env import Env
 from paymux.services.keycache import KeyCache
-from paymux.services.nonces import DbNonceStore, NonceStore
+from paymux.services.nonces import DbNonceStore, EmbeddedNonceStore, NonceStore
 from paymux.signing import tsk_rsa2
 from paymux.store.engine import Store
 from paymux.store.migrate import upgrade
@@ -50,7 +50,10 @@ def admin_token_for(settings: Settings) -> str:
     return settings.admin_token or read_or_create_secret_file(settings.data_dir / "admin-token")
 
 
-def build_context(settings: Settings, *, migrate: bool = True) -> Context:
+def build_context(
+    settings: Settings, *, migrate: bool = True, single_process: bool = True
+) -> Context:
+    """`single_process` is False for `serve --workers N` and workers sharing one database."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     master = settings.master_key or read_or_create_secret_file(settings.data_dir / "master.key")
     env = Env(settings=settings, clock=Clock(), ids=Snowflake(0), box=SecretBox(master))
@@ -71,7 +74,9 @@ def build_context(settings: Settings, *, migrate: bool = True) -> Context:
         store=store,
         env=env,
         admin_token=admin_token_for(settings),
-        nonces=DbNonceStore(store),
+        nonces=EmbeddedNonceStore(store)
+        if store.sqlite and single_process
+        else DbNonceStore(store),
         keys=KeyCache(store),
         limiter=RateLimiter(),
         platform_private_pem=private_pem,

@@ -14,7 +14,10 @@ from typing import Any, Self
 class _FromRow:
     @classmethod
     def from_row(cls, row: Any) -> Self:
-        mapping = row._mapping
+        return cls.from_mapping(row._mapping)
+
+    @classmethod
+    def from_mapping(cls, mapping: Any) -> Self:
         return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
 
 
@@ -114,3 +117,26 @@ class Credential:
 
     key_id: str
     secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal(_FromRow):
+    """A payout from a merchant's settlement account to a user's wallet, frozen until it ends."""
+
+    id: int
+    withdrawal_no: str
+    merchant_id: str
+    dialect: str
+    from_account_id: str
+    to_account_id: str
+    hold_id: int
+    amount: int
+    currency: str
+    status: str
+    user_ref: str
+    remark: str
+    reason: str
+    notify_url: str
+    extra: dict[str, Any]
+    created_at: datetime
+    completed_at: datetime | None

@@ -8,7 +8,7 @@ import string
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import Credential, Merchant
@@ -106,8 +106,11 @@ def add_credential(
     )
 
 
+_GET_MERCHANT = select(t.merchants).where(t.merchants.c.id == bindparam("merchant_id"))
+
+
 def get_merchant(uow: UnitOfWork, merchant_id: str) -> Merchant:
-    row = uow.conn.execute(select(t.merchants).where(t.merchants.c.id == merchant_id)).first()
+    row = uow.conn.execute(_GET_MERCHANT, {"merchant_id": merchant_id}).first()
     if row is None:
         raise PaymuxError(ErrorCode.MERCHANT_NOT_FOUND, f"merchant {merchant_id} not found")
     return Merchant.from_row(row)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+import msgspec
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paymux.core.errors import ErrorCode, PaymuxError
@@ -44,9 +44,8 @@ class CreateOrder:
 
     def digest(self) -> str:
         """What makes two creates "the same request" for idempotency."""
-        return hashlib.sha256(
-            json.dumps(asdict(self), sort_keys=True, default=str).encode()
-        ).hexdigest()
+        values = [getattr(self, f.name) for f in fields(self)]
+        return hashlib.sha256(msgspec.json.encode(values, order="sorted")).hexdigest()
 
 
 def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
@@ -65,8 +64,7 @@ def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
     if existing is not None:
         return _same_or_exists(uow, existing, digest), False
     now = uow.env.clock.now()
-    values = asdict(cmd)
-    values.pop("expire_s")
+    values = {f.name: getattr(cmd, f.name) for f in fields(cmd) if f.name != "expire_s"}
     values.update(
         order_no=uow.env.new_no(),
         status=OrderStatus.PENDING.value,
@@ -74,18 +72,26 @@ def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
         request_digest=digest,
         created_at=now,
         expire_at=now + timedelta(seconds=cmd.expire_s) if cmd.expire_s > 0 else None,
-        payee_account_id=ledger.ensure_settlement_account(uow, cmd.merchant_id, cmd.currency),
+        # The settlement account itself is made (if need be) when money first moves.
+        payee_account_id=ledger.settlement_account_id(cmd.merchant_id, cmd.currency),
+        payer_account_id=None,
+        paid_at=None,
+        closed_at=None,
     )
+    if uow.conn.dialect.name == "sqlite":
+        # One writer thread serializes SQLite writes: the lookup above cannot be raced.
+        values["id"] = uow.conn.execute(_INSERT, values).inserted_primary_key[0]
+        return Order.from_mapping(values), True
     try:
         with uow.conn.begin_nested():
-            uow.conn.execute(insert(t.orders).values(**values))
+            values["id"] = uow.conn.execute(_INSERT, values).inserted_primary_key[0]
     except IntegrityError:
-        # A concurrent create of the same merchant order no won the race (PostgreSQL).
+        # A concurrent create of the same merchant order no won the race.
         existing = _find_by_merchant_no(uow, cmd.merchant_id, cmd.merchant_order_no)
         if existing is None:
             raise
         return _same_or_exists(uow, existing, digest), False
-    return get_by_no(uow, values["order_no"]), True
+    return Order.from_mapping(values), True
 
 
 def _same_or_exists(uow: UnitOfWork, row: Any, digest: str) -> Order:
@@ -97,16 +103,19 @@ def _same_or_exists(uow: UnitOfWork, row: Any, digest: str) -> Order:
     return Order.from_row(row)
 
 
+_BY_MERCHANT_NO = select(t.orders).where(
+    ORD.merchant_id == bindparam("m"), ORD.merchant_order_no == bindparam("n")
+)
+_BY_NO = select(t.orders).where(ORD.order_no == bindparam("n"))
+_INSERT = insert(t.orders)
+
+
 def _find_by_merchant_no(uow: UnitOfWork, merchant_id: str, merchant_order_no: str) -> Any:
-    return uow.conn.execute(
-        select(t.orders).where(
-            ORD.merchant_id == merchant_id, ORD.merchant_order_no == merchant_order_no
-        )
-    ).first()
+    return uow.conn.execute(_BY_MERCHANT_NO, {"m": merchant_id, "n": merchant_order_no}).first()
 
 
 def get_by_no(uow: UnitOfWork, order_no: str) -> Order:
-    row = uow.conn.execute(select(t.orders).where(ORD.order_no == order_no)).first()
+    row = uow.conn.execute(_BY_NO, {"n": order_no}).first()
     if row is None:
         raise PaymuxError(ErrorCode.ORDER_NOT_FOUND, f"order {order_no} not found")
     return Order.from_row(row)

@@ -14,6 +14,7 @@ job is rolled back first, so a retry is safe).
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -121,6 +122,22 @@ class Store:
             return await asyncio.wrap_future(job.future)
         return await anyio.to_thread.run_sync(self._pg_write, fn, args, limiter=self._limiter)
 
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue a write without waiting for it (SQLite): it commits no later than any write
+        queued after it. Failures are logged, never raised."""
+        job = _Job(fn, args)
+        job.future.add_done_callback(_log_failure)
+        if self.sqlite:
+            self._queue.put(job)
+        else:
+            threading.Thread(target=self._submit_pg, args=(job,), daemon=True).start()
+
+    def _submit_pg(self, job: _Job) -> None:
+        try:
+            job.future.set_result(self._pg_write(job.fn, job.args))
+        except Exception as exc:
+            job.future.set_exception(exc)
+
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
         with self.read_engine.connect() as conn, conn.begin():
             return fn(UnitOfWork(conn, self.env), *args)
@@ -162,15 +179,22 @@ class Store:
         results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             with self.write_engine.connect() as conn, conn.begin():
+                # Savepoints straight on the driver connection: SQLAlchemy's begin_nested
+                # costs more than the job itself on this path.
+                raw = conn.connection.driver_connection
                 for job in batch:
                     uow = UnitOfWork(conn, self.env)
+                    raw.execute("SAVEPOINT job")
                     try:
-                        with conn.begin_nested():
-                            value = job.fn(uow, *job.args)
-                        job.uow = uow
-                        results.append((job, value, None))
+                        value = job.fn(uow, *job.args)
                     except Exception as exc:  # one failing job never fails the batch
+                        raw.execute("ROLLBACK TO job")
+                        raw.execute("RELEASE job")
                         results.append((job, None, exc))
+                        continue
+                    raw.execute("RELEASE job")
+                    job.uow = uow
+                    results.append((job, value, None))
         except Exception as exc:  # the commit itself failed: nobody is acknowledged
             for job in batch:
                 if not job.future.done():
@@ -203,6 +227,13 @@ class Store:
             uow.run_after_commit()
             return value
         raise AssertionError("unreachable")
+
+
+def _log_failure(future: Future[Any]) -> None:
+    if future.exception() is not None:
+        logging.getLogger("paymux.store").error(
+            "background write failed", exc_info=future.exception()
+        )
 
 
 def _unavailable(exc: BaseException) -> PaymuxError:
