@@ -5,6 +5,7 @@ Later capabilities (withdrawal review, notification redelivery) add their routes
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from litestar import Request, Response, Router, get, post
@@ -51,7 +52,8 @@ async def update_merchant(request: Request, merchant_id: FromPath[str]) -> Respo
     """Change status, fee rate, IP allowlist, rate limit, timestamp window or notify URL."""
     ctx = _ctx(request)
     params = await json_object(request)
-    merchant = await ctx.store.write(merchants.update_merchant, merchant_id, **params)
+    # Store.write passes positional arguments only; the changes go in by keyword.
+    merchant = await ctx.store.write(partial(merchants.update_merchant, **params), merchant_id)
     ctx.keys.invalidate()
     return ok(
         {
