@@ -256,3 +256,76 @@ settings_kv = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# Live channel credentials per merchant (WeChat Pay, Alipay). The whole
+# configuration, private keys included, is sealed with the master key;
+# `account` (mchid / app_id) is kept in clear for display and lookups.
+channel_credentials = Table(
+    "channel_credentials",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("config_enc", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("merchant_id", "channel"),
+)
+
+# One row per channel attempt of an order (a QR code shown). The id is a
+# snowflake: paymodule's transactionId / tradeId. `next_check_at` schedules the
+# reconcile job's queries of attempts whose notice has not come.
+payment_attempts = Table(
+    "payment_attempts",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("order_id", ID, ForeignKey("orders.id"), nullable=False),
+    Column("order_no", String(32), nullable=False),
+    Column("merchant_id", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("pay_method", String(16), nullable=False),
+    Column("client_type", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # INIT | PENDING | SUCCEEDED | FAILED | CLOSED
+    Column("code_url", String(512), nullable=False, default=""),
+    Column("channel_trade_no", String(64), nullable=False, default=""),
+    Column("error", String(256), nullable=False, default=""),
+    Column("checks", Integer, nullable=False, default=0),
+    Column("next_check_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_payment_attempts_order", "order_id", "id"),
+    Index("ix_payment_attempts_due", "status", "next_check_at"),
+)
+
+# A channel said money moved where paymux's order says it must not (paid after
+# close/expiry, twice, at another amount, for an unknown order). Never applied
+# to the order: kept for an operator, with the automatic refund's progress.
+channel_mismatches = Table(
+    "channel_mismatches",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("order_no", String(32), nullable=False),
+    Column("order_status", String(24), nullable=False, default=""),
+    Column("channel_trade_no", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("detail", String(512), nullable=False, default=""),
+    Column("refund_no", String(64), nullable=False, default=""),
+    Column("refund_status", String(16), nullable=False),  # NONE|PENDING|PROCESSING|SUCCEEDED|FAILED
+    Column("channel_refund_no", String(64), nullable=False, default=""),
+    Column("refund_error", String(256), nullable=False, default=""),
+    Column("refund_attempts", Integer, nullable=False, default=0),
+    Column("next_refund_at", DateTime, nullable=True),
+    Column("resolved_at", DateTime, nullable=True),
+    Column("resolution", String(256), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("channel", "channel_trade_no"),
+    Index("ix_channel_mismatches_open", "resolved_at", "id"),
+    Index("ix_channel_mismatches_refund", "refund_status", "next_refund_at"),
+)
