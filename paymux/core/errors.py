@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     SESSION_INVALID = "session_invalid"
     SANDBOX_ONLY = "sandbox_only"
     UNAVAILABLE = "unavailable"
+    CHANNEL_ERROR = "channel_error"
     INTERNAL = "internal"
 
 
