@@ -43,10 +43,15 @@ class DeliveryPolicy:
     `delays_s[i]` is the wait before attempt i+1 (the first is normally 0), so
     `len(delays_s)` is the number of attempts. `is_ack` may be async when it
     needs to look something up (skillpay verifies the reply's signature).
+    `attempt_headers`, when set, gives the headers of each attempt from the
+    stored body and headers: the body never changes, but a signature that
+    expires (skillpay's TSK-RSA2 is valid for 3 minutes) must be made anew for
+    a retry hours later.
     """
 
     delays_s: tuple[float, ...]
     is_ack: Callable[[DeliveryReply], bool | Awaitable[bool]]
+    attempt_headers: Callable[[bytes, Mapping[str, str]], dict[str, str]] | None = None
 
 
 class Notifier(Protocol):

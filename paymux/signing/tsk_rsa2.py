@@ -73,3 +73,45 @@ def parse_authorization(header: str) -> tuple[str, str]:
     if match is None:
         raise ValueError("malformed TSK-RSA2 Authorization header")
     return match.group(1), match.group(2)
+
+
+WINDOW_S = 180  # "Requests older than 3 minutes are rejected" (the platform's security.md)
+
+
+class Rejected(ValueError):
+    """Why a TSK-RSA2 message was refused; `reason` is missing, malformed, stale or signature."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_authorization(
+    header: str | None,
+    body: bytes,
+    key: rsa.RSAPublicKey,
+    now: datetime,
+    window_s: int = WINDOW_S,
+) -> str:
+    """Verify a request's or reply's `Authorization` header over its body; returns the datetime.
+
+    Both sides of the scheme (paymux and the skill SDK) refuse the same way: no
+    header, a header that does not parse, a datetime more than `window_s` away
+    from `now` in either direction (clock skew cuts both ways), or a signature
+    that does not verify with the sender's key.
+    """
+    if not header or not header.strip():
+        raise Rejected("missing", "the TSK-RSA2 Authorization header is missing")
+    try:
+        datetime_text, signature = parse_authorization(header)
+        sent = parse_datetime(datetime_text)
+    except ValueError:
+        raise Rejected(
+            "malformed", "the Authorization header is not a valid TSK-RSA2 header"
+        ) from None
+    current = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    if abs((current - sent).total_seconds()) > window_s:
+        raise Rejected("stale", f"Datetime {datetime_text} is outside the {window_s}s window")
+    if not verify(body, datetime_text, signature, key):
+        raise Rejected("signature", "the TSK-RSA2 signature does not match the body")
+    return datetime_text
