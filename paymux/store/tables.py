@@ -329,3 +329,21 @@ channel_mismatches = Table(
     Index("ix_channel_mismatches_open", "resolved_at", "id"),
     Index("ix_channel_mismatches_refund", "refund_status", "next_refund_at"),
 )
+
+# skillpay: one voice skill per merchant. The skill's RSA public key verifies
+# its requests and replies; paymux calls its three URLs. `sandbox_refund` is
+# how the sandbox channel settles this skill's refunds (SUCCESS, FAIL, HOLD).
+skills = Table(
+    "skills",
+    metadata,
+    Column("skill_id", String(32), primary_key=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False, unique=True),
+    Column("public_key", Text, nullable=False),
+    Column("create_order_url", String(512), nullable=False),
+    Column("ship_url", String(512), nullable=False),
+    Column("refund_notify_url", String(512), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("sandbox_refund", String(8), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
