@@ -30,6 +30,9 @@ class Settings:
     order_expiry_s: dict[str, int] = field(default_factory=dict)
     notify_timeout_s: float = 10.0
     allow_private_notify_urls: bool | None = None
+    # paymodule calls without X-Api-Key act for this merchant. None: the demo
+    # merchant in sandbox mode, nobody in production; "": nobody.
+    paymodule_default_merchant: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -63,6 +66,7 @@ class Settings:
         if mode not in ("sandbox", "production"):
             raise SystemExit(f"PAYMUX_MODE must be sandbox or production, not {mode!r}")
         private = env.get("PAYMUX_ALLOW_PRIVATE_NOTIFY_URLS")
+        default_merchant = env.get("PAYMUX_PAYMODULE_DEFAULT_MERCHANT")
         return cls(
             data_dir=Path(env.get("PAYMUX_DATA_DIR", "./paymux-data")),
             database_url=env.get("PAYMUX_DATABASE_URL", ""),
@@ -77,6 +81,7 @@ class Settings:
             max_body_bytes=_int("PAYMUX_MAX_BODY_BYTES", 1024 * 1024),
             notify_timeout_s=float(env.get("PAYMUX_NOTIFY_TIMEOUT_S", "10")),
             allow_private_notify_urls=None if private is None else private in ("1", "true", "yes"),
+            paymodule_default_merchant=default_merchant,
         )
 
 

@@ -32,6 +32,12 @@ def _create_demo(uow: Any) -> dict[str, Any]:
     return data
 
 
+def demo_merchant_id(uow: Any) -> str | None:
+    """The demo merchant's id, once embedded mode made it (the sandbox's default caller)."""
+    sealed = platform.get_setting(uow, "demo_credentials")
+    return None if sealed is None else json.loads(uow.env.box.open(sealed))["merchant_id"]
+
+
 def ensure_demo(ctx: Context) -> dict[str, Any]:
     """Create the demo merchant (every dialect) and a funded sandbox payer on first start."""
     return ctx.store.write_sync(_create_demo)
