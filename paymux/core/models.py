@@ -140,3 +140,50 @@ class Withdrawal(_FromRow):
     extra: dict[str, Any]
     created_at: datetime
     completed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentAttempt(_FromRow):
+    """One channel attempt of an order (a QR code shown); `id` is a snowflake."""
+
+    id: int
+    order_id: int
+    order_no: str
+    merchant_id: str
+    channel: str
+    pay_method: str
+    client_type: str
+    status: str
+    code_url: str
+    channel_trade_no: str
+    error: str
+    checks: int
+    next_check_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMismatch(_FromRow):
+    """Money a channel moved against the order's state, kept for an operator."""
+
+    id: int
+    merchant_id: str
+    channel: str
+    kind: str
+    order_no: str
+    order_status: str
+    channel_trade_no: str
+    amount: int
+    currency: str
+    detail: str
+    refund_no: str
+    refund_status: str
+    channel_refund_no: str
+    refund_error: str
+    refund_attempts: int
+    next_refund_at: datetime | None
+    resolved_at: datetime | None
+    resolution: str
+    created_at: datetime
+    updated_at: datetime
