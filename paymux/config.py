@@ -19,6 +19,7 @@ class Settings:
     data_dir: Path = Path("./paymux-data")
     database_url: str = ""
     redis_url: str = ""
+    redis_prefix: str = "paymux:"
     mode: str = "sandbox"  # sandbox | production
     admin_token: str = ""
     master_key: str = ""
@@ -71,6 +72,7 @@ class Settings:
             data_dir=Path(env.get("PAYMUX_DATA_DIR", "./paymux-data")),
             database_url=env.get("PAYMUX_DATABASE_URL", ""),
             redis_url=env.get("PAYMUX_REDIS_URL", ""),
+            redis_prefix=env.get("PAYMUX_REDIS_PREFIX", "paymux:"),
             mode=mode,
             admin_token=env.get("PAYMUX_ADMIN_TOKEN", ""),
             master_key=env.get("PAYMUX_MASTER_KEY", ""),

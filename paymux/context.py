@@ -9,16 +9,27 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
+from redis.asyncio import Redis
 
 from paymux.config import Settings, read_or_create_secret_file
 from paymux.core.ids import Snowflake
 from paymux.secretbox import SecretBox
 from paymux.services import platform
-from paymux.services.access import RateLimiter
+from paymux.services.access import (
+    DbRateLimiter,
+    LocalRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from paymux.services.clock import Clock
 from paymux.services.env import Env
 from paymux.services.keycache import KeyCache
-from paymux.services.nonces import DbNonceStore, EmbeddedNonceStore, NonceStore
+from paymux.services.nonces import (
+    DbNonceStore,
+    EmbeddedNonceStore,
+    NonceStore,
+    RedisNonceStore,
+)
 from paymux.signing import tsk_rsa2
 from paymux.store.engine import Store
 from paymux.store.migrate import upgrade
@@ -50,6 +61,23 @@ def admin_token_for(settings: Settings) -> str:
     return settings.admin_token or read_or_create_secret_file(settings.data_dir / "admin-token")
 
 
+def shared_state(
+    settings: Settings, store: Store, single_process: bool
+) -> tuple[NonceStore, RateLimiter]:
+    """Where nonces and rate-limit counters live, so that every process agrees on them.
+
+    Redis when configured; otherwise the database, except for one process on
+    SQLite, which keeps them in memory (nonces written behind to the table).
+    """
+    if settings.redis_url:
+        client = Redis.from_url(settings.redis_url)
+        prefix = settings.redis_prefix
+        return RedisNonceStore(client, prefix + "nonce:"), RedisRateLimiter(client, prefix + "rl:")
+    if store.sqlite and single_process:
+        return EmbeddedNonceStore(store), LocalRateLimiter()
+    return DbNonceStore(store), DbRateLimiter(store)
+
+
 def build_context(
     settings: Settings, *, migrate: bool = True, single_process: bool = True
 ) -> Context:
@@ -69,16 +97,15 @@ def build_context(
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+    nonces, limiter = shared_state(settings, store, single_process)
     return Context(
         settings=settings,
         store=store,
         env=env,
         admin_token=admin_token_for(settings),
-        nonces=EmbeddedNonceStore(store)
-        if store.sqlite and single_process
-        else DbNonceStore(store),
+        nonces=nonces,
         keys=KeyCache(store),
-        limiter=RateLimiter(),
+        limiter=limiter,
         platform_private_pem=private_pem,
         platform_public_pem=public_pem,
     )

@@ -9,8 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select, update
 
+from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.store import tables as t
 from paymux.store.engine import Store
 from paymux.store.sql import insert_ignore
@@ -88,3 +91,23 @@ class DbNonceStore:
 
     async def use(self, scope: str, nonce: str, ttl_s: int) -> bool:
         return await self._store.write(use_nonce, scope, nonce, ttl_s)
+
+
+class RedisNonceStore:
+    """Scale mode: `SET key 1 NX EX ttl` in Redis, shared by every process.
+
+    If Redis cannot be reached the request is refused as unavailable: falling
+    back to another store could accept a nonce that Redis already holds.
+    """
+
+    def __init__(self, client: Redis, prefix: str = "paymux:nonce:") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    async def use(self, scope: str, nonce: str, ttl_s: int) -> bool:
+        try:
+            return bool(
+                await self._redis.set(f"{self._prefix}{scope}:{nonce}", b"1", nx=True, ex=ttl_s)
+            )
+        except RedisError:
+            raise PaymuxError(ErrorCode.UNAVAILABLE, "replay protection is unavailable") from None
