@@ -18,11 +18,11 @@ from paymux.api.errors import render_error as render_api_error
 from paymux.config import Settings
 from paymux.context import Context, build_context
 from paymux.core.errors import ErrorCode, PaymuxError
-from paymux.dialects import DialectSpec, gateway, vpay
+from paymux.dialects import DialectSpec, gateway, skillpay, vpay
 from paymux.logs import configure, log
 from paymux.web import cashier
 
-DIALECTS: list[DialectSpec] = [vpay.DIALECT, gateway.DIALECT]
+DIALECTS: list[DialectSpec] = [vpay.DIALECT, gateway.DIALECT, skillpay.DIALECT]
 
 API_PREFIXES = ("/sandbox/", "/admin/")
 
