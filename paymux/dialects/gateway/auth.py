@@ -62,5 +62,5 @@ async def authenticate(request: Request, ctx: Context, params: dict[str, str]) -
             "sign does not match the parameters (MD5 of the sorted non-empty parameters"
             " with secret, lower-case hex)",
         )
-    ctx.limiter.check(merchant)
+    await ctx.limiter.acquire(merchant)
     return merchant
