@@ -514,20 +514,16 @@ def _refund_not_sent(uow: UnitOfWork, mismatch_id: int, error: str) -> None:
     )
 
 
-def _refund_job(
-    uow: UnitOfWork, mismatch_id: int
-) -> tuple[ChannelMismatch, dict[str, Any] | None, int]:
+def _refund_job(uow: UnitOfWork, mismatch_id: int) -> tuple[ChannelMismatch, dict[str, Any] | None]:
     mismatch = ChannelMismatch.from_row(
         uow.conn.execute(select(t.channel_mismatches).where(MM.id == mismatch_id)).one()
     )
-    config = channel_credentials.load_config(uow, mismatch.merchant_id, mismatch.channel)
-    order = _order_by_no(uow, mismatch.order_no)
-    return mismatch, config, order.amount if order else mismatch.amount
+    return mismatch, channel_credentials.load_config(uow, mismatch.merchant_id, mismatch.channel)
 
 
 async def refund_mismatch(store: Store, mismatch_id: int) -> None:
     """Send (or follow up) the automatic refund of a mismatch; failures are retried later."""
-    mismatch, config, total = await store.read(_refund_job, mismatch_id)
+    mismatch, config = await store.read(_refund_job, mismatch_id)
     base_url = store.env.settings.public_base_url
     channel = connector(mismatch.channel, base_url)
     if config is None and channel.remote:
@@ -542,7 +538,7 @@ async def refund_mismatch(store: Store, mismatch_id: int) -> None:
                     out_trade_no=mismatch.order_no,
                     out_refund_no=mismatch.refund_no,
                     amount=mismatch.amount,
-                    total=max(total, mismatch.amount),
+                    total=mismatch.amount,  # what the channel took: all of it goes back
                     currency=mismatch.currency,
                     reason="订单已关闭，自动退款",
                     notify_url=notice_url(base_url, channel.name, mismatch.merchant_id),

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from paymux.dialects.paymodule.client import PaymoduleClient, PaymoduleError
 from paymux.demo import ensure_demo
+from paymux.dialects.paymodule.client import PaymoduleClient, PaymoduleError
 from tests.harness import Server, run_server
 from tests.notify.receiver import Receiver
 from tests.paymodule.conftest import decode_qr, outbox
@@ -63,7 +63,7 @@ def test_alipay_precreate_and_payment_callback(server: Server, merchant, pm, sho
         "subject": "咖啡",
         "description": "",
     }
-    assert list(fields)[0] == "tradeId"  # the spec's field order
+    assert next(iter(fields)) == "tradeId"  # the spec's field order
     order = pm.get_order(created["orderId"])
     assert order["status"] == "SUCCEEDED" and order["paidAt"] == fields["paidAt"]
     assert pm.latest_transaction(created["orderId"])["status"] == "SUCCEEDED"
