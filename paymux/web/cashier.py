@@ -114,6 +114,11 @@ async def show(
         if order.expire_at
         else 0
     )
+    # Past expire_at an order cannot be paid even before the expiry job closes it.
+    lapsed = order.expire_at is not None and order.expire_at <= ctx.env.clock.now()
+    label = STATUS_LABELS.get(order.status, order.status)
+    if lapsed and order.status == OrderStatus.PENDING:
+        label = STATUS_LABELS[OrderStatus.EXPIRED]
     return render(
         "cashier.html",
         status,
@@ -122,8 +127,8 @@ async def show(
         amount=format_decimal(order.amount, order.currency),
         qr=qr_svg_data_uri(url),
         look=look_of(order),
-        status_label=STATUS_LABELS.get(order.status, order.status),
-        pending=order.status == OrderStatus.PENDING,
+        status_label=label,
+        pending=order.status == OrderStatus.PENDING and not lapsed,
         banks=BANKS,
         back=back,
         sandbox=ctx.sandbox,

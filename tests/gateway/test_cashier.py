@@ -216,6 +216,9 @@ def test_countdown_and_expiry_follow_the_platform_clock(fresh_server: Server):
     )
     assert abs(expire - (now_real + 2 * 3600)) <= 2
     fresh_server.advance_clock(2 * 3600 + 1)
+    lapsed = open_page(fresh_server, created["platform_order_no"])
+    assert "已过期" in lapsed.html and "pay-form" not in lapsed.forms
+    assert 'id="countdown"' not in lapsed.html
     late = httpx.post(f"{fresh_server.base_url}/cashier/{created['platform_order_no']}/pay")
     assert late.status_code == 409 and "expired" in late.text.lower()
     assert gw.check_order("G-EXP-1")["pay_status"] != 1
