@@ -77,7 +77,7 @@ async def authenticate(request: Request, ctx: Context) -> tuple[skills.Skill, di
     if not (skill.active and merchant.active):
         raise PaymuxError(ErrorCode.MERCHANT_DISABLED, f"skill {skill_id} is disabled")
     check_ip(merchant, client_ip(request))
-    ctx.limiter.check(merchant)
+    await ctx.limiter.acquire(merchant)
     nonce = fields.text(params, "nonceStr", max_len=32)
     if not await ctx.nonces.use(f"skillpay:{skill_id}", nonce, NONCE_TTL_S):
         raise PaymuxError(ErrorCode.REPLAYED_NONCE, "nonceStr was already used")
