@@ -189,6 +189,9 @@ withdrawals = Table(
     Column("notify_url", String(512), nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
     Column("completed_at", DateTime, nullable=True),
+    # Added by 0002_partner: whose notifier reports the withdrawal, and sandbox/review details.
+    Column("dialect", String(16), nullable=False, default="", server_default=""),
+    Column("extra", JSON, nullable=False, default=dict, server_default="{}"),
     Index("ix_withdrawals_status", "status", "id"),
 )
 
@@ -356,4 +359,58 @@ rate_counters = Table(
     Column("merchant_id", String(32), primary_key=True),
     Column("window", BigInteger, primary_key=True),
     Column("count", Integer, nullable=False),
+)
+
+# -- partner OAuth (0002_partner) -----------------------------------------------------------------
+
+# A user's consent to one partner. The row outlives revocation so the openid
+# stays the same when the user authorizes the partner again.
+oauth_authorizations = Table(
+    "oauth_authorizations",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("openid", String(64), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # active | revoked
+    Column("bound_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("merchant_id", "user_id"),
+    Index("ix_oauth_authorizations_user", "user_id"),
+)
+
+# Auth codes and session keys are stored as SHA-256 hashes: a database leak
+# does not hand out usable credentials.
+oauth_codes = Table(
+    "oauth_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("authorization_id", ID, ForeignKey("oauth_authorizations.id"), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+oauth_sessions = Table(
+    "oauth_sessions",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("authorization_id", ID, ForeignKey("oauth_authorizations.id"), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_oauth_sessions_authorization", "authorization_id"),
+)
+
+# Sign-ins to the sandbox wallet app (the cookie holds the token, the row its hash).
+wallet_sessions = Table(
+    "wallet_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_wallet_sessions_user", "user_id"),
 )
