@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import insert
 
-from paymux.core.models import Credential, Order, Refund
+from paymux.core.models import Credential, Order, Refund, Withdrawal
 from paymux.services.merchants import current_credential
 from paymux.store import tables as t
 from paymux.store.uow import UnitOfWork
@@ -63,6 +63,15 @@ class Notifier(Protocol):
 
     def refund_event(
         self, event: str, refund: Refund, order: Order, cred: Credential | None, now_ms: int
+    ) -> Outbound | None: ...
+
+
+@runtime_checkable
+class WithdrawalNotifier(Protocol):
+    """What a notifier adds when its dialect has withdrawals (partner); the others lack it."""
+
+    def withdrawal_event(
+        self, event: str, withdrawal: Withdrawal, cred: Credential | None, now_ms: int
     ) -> Outbound | None: ...
 
 
@@ -126,5 +135,23 @@ def notify_refund(uow: UnitOfWork, event: str, refund: Refund, order: Order) -> 
             dialect=order.dialect,
             event=event,
             ref=refund.refund_no,
+            message=message,
+        )
+
+
+def notify_withdrawal(uow: UnitOfWork, event: str, withdrawal: Withdrawal) -> None:
+    """Write the withdrawal's notification if its dialect reports withdrawals."""
+    notifier = uow.env.notifiers.get(withdrawal.dialect)
+    if not isinstance(notifier, WithdrawalNotifier):
+        return
+    cred = current_credential(uow, withdrawal.merchant_id, withdrawal.dialect)
+    message = notifier.withdrawal_event(event, withdrawal, cred, uow.env.clock.now_ms())
+    if message is not None:
+        enqueue(
+            uow,
+            merchant_id=withdrawal.merchant_id,
+            dialect=withdrawal.dialect,
+            event=event,
+            ref=withdrawal.withdrawal_no,
             message=message,
         )
