@@ -13,16 +13,16 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from paymux.api import admin, sandbox
+from paymux.api import admin, sandbox, withdrawals
 from paymux.api.errors import render_error as render_api_error
 from paymux.config import Settings
 from paymux.context import Context, build_context
 from paymux.core.errors import ErrorCode, PaymuxError
-from paymux.dialects import DialectSpec, gateway, skillpay, vpay
+from paymux.dialects import DialectSpec, gateway, partner, skillpay, vpay
 from paymux.logs import configure, log
-from paymux.web import cashier
+from paymux.web import cashier, wallet
 
-DIALECTS: list[DialectSpec] = [vpay.DIALECT, gateway.DIALECT, skillpay.DIALECT]
+DIALECTS: list[DialectSpec] = [vpay.DIALECT, gateway.DIALECT, skillpay.DIALECT, partner.DIALECT]
 
 API_PREFIXES = ("/sandbox/", "/admin/")
 
@@ -105,7 +105,8 @@ def create_app(ctx: Context) -> Litestar:
             ctx.env.notifiers[spec.name] = spec.make_notifier(ctx)
     app = Litestar(
         route_handlers=[spec.make_router(ctx) for spec in DIALECTS]
-        + [sandbox.make_router(), admin.make_router(), cashier.make_router()],
+        + [sandbox.make_router(), admin.make_router(), cashier.make_router()]
+        + [withdrawals.make_router(), wallet.make_router()],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=ctx.settings.max_body_bytes,
         on_shutdown=[ctx.close],
