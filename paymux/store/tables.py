@@ -414,3 +414,68 @@ wallet_sessions = Table(
     Column("created_at", DateTime, nullable=False),
     Index("ix_wallet_sessions_user", "user_id"),
 )
+
+# -- operator console (0002_console) --------------------------------------------------------------
+
+# People who sign in to /console. The password is an argon2id hash; repeated
+# failures lock the account until `locked_until` (platform clock).
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | viewer
+    Column("status", String(16), nullable=False),  # active | disabled
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime, nullable=True),
+    Column("last_login_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# Console sign-ins: the cookie holds the token, the row only its SHA-256, so a
+# database leak hands out no usable session. Each session has its CSRF token.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("operator_id", ID, ForeignKey("operators.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("ip", String(64), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_console_sessions_operator", "operator_id"),
+)
+
+# Who did what, written in the transaction of the action it records.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("source", String(16), nullable=False),  # console | admin_api | cli
+    Column("actor", String(64), nullable=False),
+    Column("ip", String(64), nullable=False, default=""),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False, default=""),
+    Column("target_id", String(64), nullable=False, default=""),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("detail", String(512), nullable=False, default=""),
+    Index("ix_audit_log_actor", "actor", "id"),
+    Index("ix_audit_log_action", "action", "id"),
+    Index("ix_audit_log_target", "target_type", "target_id", "id"),
+)
+
+# Indexes the console's keyset-paginated lists and per-order pages rely on
+# (see docs/console.md): newest-first order lists, alone or by status or
+# merchant; lookups by merchant order no across merchants; an order's ledger
+# entries and notifications; an account's postings of one day (statements).
+Index("ix_orders_created", orders.c.created_at, orders.c.id)
+Index("ix_orders_status_created", orders.c.status, orders.c.created_at, orders.c.id)
+Index("ix_orders_merchant_time", orders.c.merchant_id, orders.c.created_at, orders.c.id)
+Index("ix_orders_merchant_order_no", orders.c.merchant_order_no)
+Index("ix_journal_entries_order_no", journal_entries.c.order_no)
+Index("ix_notifications_ref", notifications.c.ref)
+Index("ix_postings_account_time", postings.c.account_id, postings.c.created_at)
