@@ -20,7 +20,7 @@ from paymux.context import Context, build_context
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.dialects import DialectSpec, gateway, partner, skillpay, vpay
 from paymux.logs import configure, log
-from paymux.web import cashier, wallet
+from paymux.web import cashier, console, wallet
 
 DIALECTS: list[DialectSpec] = [vpay.DIALECT, gateway.DIALECT, skillpay.DIALECT, partner.DIALECT]
 
@@ -106,7 +106,7 @@ def create_app(ctx: Context) -> Litestar:
     app = Litestar(
         route_handlers=[spec.make_router(ctx) for spec in DIALECTS]
         + [sandbox.make_router(), admin.make_router(), cashier.make_router()]
-        + [withdrawals.make_router(), wallet.make_router()],
+        + [withdrawals.make_router(), wallet.make_router(), console.make_router()],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=ctx.settings.max_body_bytes,
         on_shutdown=[ctx.close],
