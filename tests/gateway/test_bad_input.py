@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,6 +16,15 @@ from tests.harness import Server
 
 NOTIFY = "http://127.0.0.1:9/notify"
 RETURN = "https://shop.example.com/return"
+
+
+@pytest.fixture(scope="module")
+def gw(server: Server) -> Iterator[GatewayClient]:
+    """One merchant for the module: a refused request changes nothing, so tests can share it."""
+    merchant = server.create_merchant("bad input")
+    client = GatewayClient(server.base_url, **merchant["gateway"])
+    yield client
+    client.http.close()
 
 
 def base(order_no: str = "G-BAD-1") -> dict[str, Any]:
@@ -188,9 +198,13 @@ def test_missing_appid(server, gw):
     refused(server, lambda: gw.call("POST", "/unified", params), "缺少参数", "appid")
 
 
-def test_disabled_merchant(server, merchant, gw):
+def test_disabled_merchant(server, merchant):
+    client = GatewayClient(server.base_url, **merchant["gateway"])
+    assert send(client, base("G-DISABLED-1")).ok
     server.update_merchant(merchant["merchant_id"], status="disabled")
-    refused(server, lambda: send(gw, base()), "商户已禁用")
+    refused(server, lambda: send(client, base()), "商户已禁用")
+    query = client.sign_params({"order_no": "G-DISABLED-1"})
+    refused(server, lambda: client.call("GET", "/check_order", query), "商户已禁用")
 
 
 def test_query_of_an_unknown_order(server, gw):
