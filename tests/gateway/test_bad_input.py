@@ -266,3 +266,11 @@ def test_md5_is_lower_hex_of_the_request_rule(gw):
         f"{k}={v}" for k, v in sorted({**params, "secret": gw.secret}.items()) if k != "sign"
     )
     assert params["sign"] == hashlib.md5(text.encode()).hexdigest()
+
+
+def test_ip_outside_the_allowlist(server, merchant):
+    client = GatewayClient(server.base_url, **merchant["gateway"])
+    server.update_merchant(merchant["merchant_id"], ip_allowlist="203.0.113.0/24")
+    refused(server, lambda: send(client, base()), "IP不在白名单内", "127.0.0.1")
+    server.update_merchant(merchant["merchant_id"], ip_allowlist="127.0.0.1")
+    assert send(client, base("G-IP-1")).ok
