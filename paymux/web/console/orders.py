@@ -116,6 +116,7 @@ _CSV_HEADER = [
     "created_at",
     "paid_at",
     "subject",
+    "description",
 ]
 
 
@@ -133,6 +134,7 @@ def _csv_row(order: Order, fmt: Fmt) -> list[str]:
         fmt.time(order.created_at),
         fmt.time(order.paid_at),
         order.subject,
+        order.description,
     ]
 
 
