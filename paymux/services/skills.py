@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -27,12 +27,13 @@ from paymux.signing import tsk_rsa2
 from paymux.store import tables as t
 from paymux.store.uow import UnitOfWork
 
-SK = t.skills.c
+SK, REF, ORD = t.skills.c, t.refunds.c, t.orders.c
 URL_FIELDS = ("create_order_url", "ship_url", "refund_notify_url")
 STATUSES = ("active", "disabled")
 # How the sandbox channel settles a refund: at once either way, or HOLD it in
 # PROCESSING until `settle_refund` is called with an explicit result.
 SANDBOX_REFUND_RESULTS = ("SUCCESS", "FAIL", "HOLD")
+STALE_REFUND_S = 60  # a PROCESSING refund this old missed its settle-after-commit step
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,3 +212,41 @@ def settle_refund(uow: UnitOfWork, skill_id: str, refund_no: str, result: str = 
     if result == "SUCCESS":
         return refunds.complete_refund(uow, refund_no)
     return refunds.fail_refund(uow, refund_no)
+
+
+def settle_stale_refunds(uow: UnitOfWork, limit: int = 100) -> int:
+    """The timed job behind the settle-after-commit step of a skillpay refund.
+
+    The refund endpoint commits the PROCESSING refund, then settles it in a
+    second transaction; a crash in between would leave it PROCESSING (and its
+    money held) for good. This finds such refunds once they are a minute old
+    and settles them the way their skill's `sandbox_refund` says (HOLD ones
+    wait for an explicit settle). Each refund is settled in its own savepoint,
+    so one that another process settled first is simply skipped.
+    """
+    cutoff = uow.env.clock.now() - timedelta(seconds=STALE_REFUND_S)
+    rows = uow.conn.execute(
+        select(REF.refund_no, SK.skill_id)
+        .select_from(
+            t.refunds.join(t.orders, ORD.id == REF.order_id).join(
+                t.skills, SK.merchant_id == REF.merchant_id
+            )
+        )
+        .where(
+            REF.status == RefundStatus.PROCESSING.value,
+            ORD.dialect == "skillpay",
+            REF.created_at <= cutoff,
+            SK.sandbox_refund != "HOLD",
+        )
+        .order_by(REF.id)
+        .limit(limit)
+    ).all()
+    settled = 0
+    for row in rows:
+        try:
+            with uow.conn.begin_nested():
+                settle_refund(uow, row.skill_id, row.refund_no)
+        except PaymuxError:
+            continue
+        settled += 1
+    return settled

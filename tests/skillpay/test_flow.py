@@ -197,3 +197,20 @@ def test_held_refund_is_processing_then_fails_and_the_money_returns(skill: Skill
         == "支付成功，已全额退款"
     )
     server.assert_ledger_clean()
+
+
+def test_a_refund_left_processing_is_settled_by_the_timed_job(skill: Skill) -> None:
+    """A crash between the refund's commit and its settle step, played by HOLD then SUCCESS."""
+    server, path = skill.server, f"/admin/v1/skills/{skill.skill_id}"
+    order = skill.paid_order(DETAILS)
+    assert server.admin("POST", path, {"sandbox_refund": "HOLD"}).status_code == 200
+    lines = [{"itemId": "vipmonth", "quantity": 1, "amount": 400}]
+    skill.client.refund("RLOST", total_amt=1000, refund_details=lines, trade_no=order["tradeNo"])
+    assert server.admin("POST", path, {"sandbox_refund": "SUCCESS"}).status_code == 200
+    server.advance_clock(30)  # not old enough to be taken for lost
+    assert skill.client.refund_query(refund_trade_no="RLOST")["refundStatus"] == "PROCESSING"
+    server.advance_clock(31)
+    assert skill.client.refund_query(refund_trade_no="RLOST")["refundStatus"] == "SUCCESS"
+    notice = wait_for(lambda: skill.behaviour.refund_notices)[0]
+    assert notice["refundTradeNo"] == "RLOST" and notice["refundStatus"] == "SUCCESS"
+    server.assert_ledger_clean()
