@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from paymux.dialects.skillpay.client import SkillpayError
 from tests.harness import free_port
-from tests.skillpay.conftest import Skill
+from tests.skillpay.conftest import Skill, wait_for
 
 ITEMS = [
     {"itemId": "tea", "quantity": 2, "amount": 300},
@@ -106,8 +107,6 @@ def test_a_reused_trade_no_is_refused_and_the_same_request_is_the_same_order(ski
 
 
 def test_device_api_requires_the_admin_token_and_a_known_skill(shared_skill: Skill) -> None:
-    import httpx
-
     response = httpx.post(
         shared_skill.server.base_url + "/sandbox/v1/skillpay/orders",
         json={"skillId": shared_skill.skill_id, "userToken": "u", "details": ITEMS},
@@ -132,3 +131,30 @@ def test_the_skill_sees_exactly_what_the_spec_defines(skill: Skill) -> None:
     assert skill.place(ITEMS).status_code == 201
     assert sorted(seen[0]) == ["details", "nonceStr", "skillId", "totalAmt", "userToken"]
     assert seen[0]["totalAmt"] == 500
+
+
+def test_the_simulator_page(skill: Skill) -> None:
+    """The same flow for a person: form → voice confirm (screenless) or QR (screen), and errors."""
+    base = skill.server.base_url + "/sandbox/skillpay"
+    page = httpx.get(base)
+    assert page.status_code == 200 and skill.skill_id in page.text
+    form = {"skillId": skill.skill_id, "userToken": "alice", "details": "tea,2,300\ncake,1,200"}
+    placed = httpx.post(base, data={**form, "screen": "0"})
+    assert placed.status_code == 303, placed.text
+    result = httpx.get(skill.server.base_url + placed.headers["location"])
+    assert "Confirm by voice" in result.text and "NOTPAY" in result.text
+    transaction_id = placed.headers["location"].rsplit("/", 1)[1]
+    confirmed = httpx.post(f"{base}/{transaction_id}/confirm")
+    assert confirmed.status_code == 303
+    assert "SUCCESS" in httpx.get(f"{base}/{transaction_id}").text
+    assert wait_for(lambda: skill.behaviour.shipped)[0]["userToken"] == "alice"
+    again = httpx.post(f"{base}/{transaction_id}/confirm")
+    assert again.status_code == 409
+    with_screen = httpx.post(base, data={**form, "screen": "1"}, follow_redirects=True)
+    assert 'id="qr"' in with_screen.text and "/cashier/" in with_screen.text
+    bad = httpx.post(base, data={**form, "details": "tea;2;300"})
+    assert bad.status_code == 400 and "itemId,quantity,amount" in bad.text
+    skill.behaviour.create_reply = lambda fields: {"retCode": "FAIL", "retMsg": "closed today"}
+    refused = httpx.post(base, data=form)
+    assert refused.status_code == 502 and "closed today" in refused.text
+    assert httpx.get(f"{base}/999").status_code == 404

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import secrets
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import httpx
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
+from litestar.response import Redirect
 
 from paymux.api.auth import require_admin, require_sandbox
 from paymux.api.errors import ok
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import Order
+from paymux.core.money import format_decimal
 from paymux.dialects import fields
 from paymux.dialects.requests import json_object
 from paymux.dialects.skillpay import auth, wire
 from paymux.services import orders, skills
+from paymux.web.templating import qr_svg_data_uri, render
 
 if TYPE_CHECKING:
     from paymux.context import Context
@@ -150,10 +154,15 @@ async def device_order(request: Request) -> Response[bytes]:
     return ok(view(ctx, order), 201)
 
 
-def _voice_pay(uow: UnitOfWork, order_no: str) -> Order:
+def _skill_order(uow: UnitOfWork, order_no: str) -> Order:
     order = orders.get_by_no(uow, order_no)
     if order.dialect != "skillpay":
         raise PaymuxError(ErrorCode.ORDER_NOT_FOUND, f"no skillpay order {order_no}")
+    return order
+
+
+def _voice_pay(uow: UnitOfWork, order_no: str) -> Order:
+    _skill_order(uow, order_no)
     return orders.pay_order(uow, order_no)
 
 
@@ -234,11 +243,113 @@ async def update_skill(request: Request, skill_id: FromPath[str]) -> Response[by
     return ok(skill_view(skill))
 
 
+# -- device simulator page (sandbox) --------------------------------------------------------------
+#
+# The same simulator for a person with a browser: sandbox mode only and, like
+# the cashier's sandbox pay button, without the admin token.
+
+
+def _page(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    require_sandbox(ctx)
+    return ctx
+
+
+def _form_lines(text: str) -> list[dict[str, Any]]:
+    """The page's items box: one `itemId,quantity,amount` per line."""
+    lines: list[dict[str, Any]] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        parts = [p.strip() for p in raw.split(",")]
+        if len(parts) != 3 or not all(p.isdigit() for p in parts[1:]):
+            raise PaymuxError(
+                ErrorCode.INVALID_PARAMS,
+                f"details line {number} must be itemId,quantity,amount",
+                field="details",
+            )
+        lines.append({"itemId": parts[0], "quantity": int(parts[1]), "amount": int(parts[2])})
+    return lines
+
+
+async def _form_page(
+    ctx: Context, form: dict[str, str], error: str = "", status: int = 200
+) -> Response[str]:
+    active = [s for s in await ctx.store.read(skills.list_skills) if s.active]
+    return render("skillpay_device.html", status, skills=active, form=form, order=None, error=error)
+
+
+async def _order_page(
+    ctx: Context, order: Order, error: str = "", status: int = 200
+) -> Response[str]:
+    data = view(ctx, order)
+    return render(
+        "skillpay_device.html",
+        status,
+        order=data,
+        amount=format_decimal(order.amount, order.currency),
+        qr=qr_svg_data_uri(data["cashier_url"]),
+        error=error,
+    )
+
+
+@get("/")
+async def page_new(request: Request) -> Response[str]:
+    return await _form_page(_page(request), {})
+
+
+@post("/")
+async def page_order(request: Request) -> Response[Any]:
+    ctx = _page(request)
+    form = {
+        k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()
+    }
+    try:
+        lines = wire.details(_form_lines(form.get("details", "")), "details")
+        order = await place_order(
+            ctx,
+            fields.text(form, "skillId", max_len=32),
+            fields.text(form, "userToken", max_len=256),
+            lines,
+            wire.lines_total(lines, "totalAmt"),
+            form.get("screen") == "1",
+        )
+    except PaymuxError as exc:
+        return await _form_page(ctx, form, exc.message, 400)
+    except wire.SkillCallFailed as exc:
+        return await _form_page(ctx, form, exc.message, exc.status)
+    return Redirect(f"/sandbox/skillpay/{order.order_no}", status_code=303)
+
+
+@get("/{transaction_id:str}")
+async def page_show(request: Request, transaction_id: FromPath[str]) -> Response[str]:
+    ctx = _page(request)
+    try:
+        order = await ctx.store.read(_skill_order, transaction_id)
+    except PaymuxError as exc:
+        return render("message.html", 404, title="订单不存在 Order not found", message=exc.message)
+    return await _order_page(ctx, order)
+
+
+@post("/{transaction_id:str}/confirm")
+async def page_confirm(request: Request, transaction_id: FromPath[str]) -> Response[Any]:
+    ctx = _page(request)
+    try:
+        await ctx.store.write(_voice_pay, transaction_id)
+    except PaymuxError as exc:
+        order = await ctx.store.read(_skill_order, transaction_id)
+        return await _order_page(ctx, order, exc.message, 409)
+    return Redirect(f"/sandbox/skillpay/{transaction_id}", status_code=303)
+
+
 def routers() -> list[Router]:
     return [
         Router(
             path="/sandbox/v1/skillpay",
             route_handlers=[device_order, device_confirm, settle_refund],
+        ),
+        Router(
+            path="/sandbox/skillpay", route_handlers=[page_new, page_order, page_show, page_confirm]
         ),
         Router(path="/admin/v1/skills", route_handlers=[register_skill, show_skill, update_skill]),
     ]
