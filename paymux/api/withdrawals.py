@@ -2,6 +2,7 @@
 
 Approving only marks a withdrawal; the payout job then completes it, so
 approval stays fast and a crash between approval and payout loses nothing.
+Each review is written to the audit log in the transaction that makes it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from paymux.core.models import Withdrawal
 from paymux.core.money import format_decimal
 from paymux.core.states import WithdrawalStatus
 from paymux.dialects import fields
-from paymux.dialects.requests import json_object, query_params
-from paymux.services import withdrawals
+from paymux.dialects.requests import client_ip, json_object, query_params
+from paymux.services import audit, withdrawals
+from paymux.services.console_queries import withdrawal_snapshot
 
 if TYPE_CHECKING:
     from paymux.context import Context
@@ -29,6 +31,11 @@ def _admin(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     require_admin(request, ctx)
     return ctx
+
+
+def _actor(request: Request) -> audit.Actor:
+    """Every review through this API is audited as the admin token's holder, by IP."""
+    return audit.Actor("admin_api", "admin-token", client_ip(request))
 
 
 def withdrawal_view(withdrawal: Withdrawal) -> dict[str, Any]:
@@ -71,9 +78,7 @@ async def list_withdrawals(request: Request) -> Response[bytes]:
         raise PaymuxError(ErrorCode.INVALID_PARAMS, f"unknown status {status}", field="status")
     page = fields.integer(params, "page", default=1, minimum=1, maximum=10**6)
     size = fields.integer(params, "page_size", default=20, minimum=1, maximum=100)
-    total, rows = await ctx.store.read(
-        withdrawals.list_withdrawals, status=status or None, page=page, page_size=size
-    )
+    total, rows = await ctx.store.read(withdrawals.list_withdrawals, status or None, page, size)
     return ok({"total": total, "items": [withdrawal_view(w) for w in rows]})
 
 
@@ -87,7 +92,16 @@ async def show_withdrawal(request: Request, withdrawal_no: FromPath[str]) -> Res
 async def approve(request: Request, withdrawal_no: FromPath[str]) -> Response[bytes]:
     ctx = _admin(request)
     await _reason(request, required=False)  # an empty body or {} is fine; nothing else is
-    withdrawal = await ctx.store.write(withdrawals.approve_withdrawal, withdrawal_no)
+    withdrawal = await ctx.store.write(
+        audit.audited,
+        _actor(request),
+        "withdrawal.approve",
+        "withdrawal",
+        withdrawal_no,
+        withdrawal_snapshot,
+        withdrawals.approve_withdrawal,
+        withdrawal_no,
+    )
     return ok(withdrawal_view(withdrawal))
 
 
@@ -96,7 +110,17 @@ async def reject(request: Request, withdrawal_no: FromPath[str]) -> Response[byt
     """Refuse with `{"reason"}` (required; the partner sees it); the frozen amount is released."""
     ctx = _admin(request)
     reason = await _reason(request, required=True)
-    withdrawal = await ctx.store.write(withdrawals.reject_withdrawal, withdrawal_no, reason)
+    withdrawal = await ctx.store.write(
+        audit.audited,
+        _actor(request),
+        "withdrawal.reject",
+        "withdrawal",
+        withdrawal_no,
+        withdrawal_snapshot,
+        withdrawals.reject_withdrawal,
+        withdrawal_no,
+        reason,
+    )
     return ok(withdrawal_view(withdrawal))
 
 
@@ -111,7 +135,17 @@ async def sandbox_fail(request: Request, withdrawal_no: FromPath[str]) -> Respon
     require_sandbox(ctx)
     require_admin(request, ctx)
     reason = await _reason(request, required=False)
-    withdrawal = await ctx.store.write(withdrawals.mark_sandbox_failure, withdrawal_no, reason)
+    withdrawal = await ctx.store.write(
+        audit.audited,
+        _actor(request),
+        "withdrawal.sandbox_fail",
+        "withdrawal",
+        withdrawal_no,
+        withdrawal_snapshot,
+        withdrawals.mark_sandbox_failure,
+        withdrawal_no,
+        reason,
+    )
     return ok(withdrawal_view(withdrawal))
 
 

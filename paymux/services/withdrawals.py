@@ -103,7 +103,7 @@ def get_withdrawal(uow: UnitOfWork, merchant_id: str, withdrawal_no: str) -> Wit
 
 
 def list_withdrawals(
-    uow: UnitOfWork, *, status: str | None, page: int, page_size: int
+    uow: UnitOfWork, status: str | None, page: int, page_size: int
 ) -> tuple[int, list[Withdrawal]]:
     """The operator's review queue (newest first), optionally of one status."""
     where = W.status == status if status else W.id.is_not(None)
