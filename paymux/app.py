@@ -13,13 +13,14 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from paymux.api import admin, sandbox, withdrawals
+from paymux.api import admin, notifications, sandbox, withdrawals
 from paymux.api.errors import render_error as render_api_error
 from paymux.config import Settings
 from paymux.context import Context, build_context
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.dialects import DialectSpec, gateway, partner, skillpay, vpay
 from paymux.logs import configure, log
+from paymux.notify.dispatcher import Dispatcher
 from paymux.web import cashier, console, wallet
 
 DIALECTS: list[DialectSpec] = [vpay.DIALECT, gateway.DIALECT, skillpay.DIALECT, partner.DIALECT]
@@ -99,20 +100,30 @@ class RequestLog:
             )
 
 
-def create_app(ctx: Context) -> Litestar:
+def register_notifiers(ctx: Context) -> None:
+    """Each dialect's notifier (payload format, DeliveryPolicy): for the app and `paymux worker`."""
     for spec in DIALECTS:
         if spec.make_notifier is not None:
             ctx.env.notifiers[spec.name] = spec.make_notifier(ctx)
+
+
+def create_app(ctx: Context) -> Litestar:
+    register_notifiers(ctx)
+    dispatcher = Dispatcher(ctx)
     app = Litestar(
         route_handlers=[spec.make_router(ctx) for spec in DIALECTS]
         + [sandbox.make_router(), admin.make_router(), cashier.make_router()]
+        + [notifications.make_router(), notifications.metrics]
         + [withdrawals.make_router(), wallet.make_router(), console.make_router()],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=ctx.settings.max_body_bytes,
-        on_shutdown=[ctx.close],
+        # The embedded dispatcher: started with the app, stopped before the store closes.
+        on_startup=[dispatcher.start] if dispatcher.config.embedded else [],
+        on_shutdown=[dispatcher.stop, ctx.close],
         debug=False,
     )
     app.state.ctx = ctx
+    app.state.dispatcher = dispatcher
     app.asgi_handler = RequestLog(app.asgi_handler)
     return app
 

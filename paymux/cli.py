@@ -18,6 +18,7 @@ from rich.table import Table
 from paymux.config import Settings
 from paymux.context import Context, admin_token_for, build_context
 from paymux.dialects.skillpay.cli import platform_key, skill_app
+from paymux.notify.cli import notify_app, worker
 from paymux.web.console.cli import operator_app
 
 app = typer.Typer(
@@ -29,7 +30,9 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(notify_app, name="notify")
 app.add_typer(operator_app, name="operator")
+app.command()(worker)
 app.add_typer(skill_app, name="skill")
 app.command("platform-key")(platform_key)
 

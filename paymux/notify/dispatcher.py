@@ -1,0 +1,249 @@
+"""The dispatcher: delivers due outbox rows and runs the timed jobs, in one asyncio loop.
+
+Happy path: a service commits a notification, the store calls
+`env.wake_dispatcher` after the commit (from the SQLite writer thread or a
+PostgreSQL worker thread, hence `call_soon_threadsafe`), and the delivery loop
+claims the row and sends it at once. Everything else is found by a slow
+fallback: the loop sleeps until the next scheduled retry or `poll_s`, which
+covers rows written by other processes, leases of dead workers running out,
+and redeliveries made from the CLI.
+
+The same class runs embedded in `paymux serve` (started and stopped with the
+app) and in each `paymux worker` process. Claims are leases in the database,
+so any number of them can run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from paymux.logs import log
+from paymux.notify import outbox
+from paymux.notify.config import NotifyConfig
+from paymux.notify.delivery import Deliverer
+from paymux.notify.jobs import JOBS, Job
+from paymux.notify.metrics import NotifyMetrics
+from paymux.services import platform
+
+if TYPE_CHECKING:
+    from paymux.context import Context
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        ctx: Context,
+        config: NotifyConfig | None = None,
+        jobs: Iterable[Job] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.config = config or NotifyConfig.from_settings(ctx.settings)
+        self.metrics = NotifyMetrics(ctx.store)
+        self._jobs = list(JOBS.values() if jobs is None else jobs)
+        self._next_run: dict[str, float] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._backlog = False
+        self._stopping = False
+        self._loops: list[asyncio.Task[None]] = []
+        self._previous_wake: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Created in start(): they belong to the loop the dispatcher runs in.
+        self._wake = asyncio.Event()
+        self._tick = asyncio.Event()
+        self._job_lock = asyncio.Lock()
+        self._deliverer: Deliverer | None = None
+
+    @property
+    def job_names(self) -> list[str]:
+        return [job.name for job in self._jobs]
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake, self._tick, self._job_lock = asyncio.Event(), asyncio.Event(), asyncio.Lock()
+        self._stopping = False
+        self._deliverer = Deliverer(
+            self.ctx.env.clock,
+            timeout_s=self.config.timeout_s,
+            max_connections=self.config.concurrency,
+            max_reply_bytes=self.config.max_reply_bytes,
+            allow_private=self.config.allow_private,
+        )
+        self._previous_wake = self.ctx.env.wake_dispatcher
+        self.ctx.env.wake_dispatcher = self.wake
+        if self.ctx.sandbox:
+            self.ctx.on_clock_advance.append(self.catch_up)
+        self._loops = [
+            asyncio.create_task(self._deliver_loop(), name="paymux-notify-deliver"),
+            asyncio.create_task(self._jobs_loop(), name="paymux-notify-jobs"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop claiming, let attempts in flight finish (each is bounded by the timeout)."""
+        if self._loop is None:
+            return
+        self._stopping = True
+        if self._previous_wake is not None:
+            self.ctx.env.wake_dispatcher = self._previous_wake
+        if self.catch_up in self.ctx.on_clock_advance:
+            self.ctx.on_clock_advance.remove(self.catch_up)
+        self._wake.set()
+        self._tick.set()
+        # The loops are never cancelled mid-claim (a claimed row would sit leased until
+        # the lease ran out); they see `_stopping` after their current step.
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=self.config.timeout_s + 5)
+        if self._deliverer is not None:
+            await self._deliverer.close()
+        self._loop = None
+
+    def wake(self) -> None:
+        """Thread-safe: called after a commit that wrote outbox rows or redelivered some."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed while we were shutting down
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- deliveries ---------------------------------------------------------------------------
+
+    async def _deliver_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            wait_s = await self._claim_and_send()
+            if self._stopping:
+                return
+            if wait_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait_s):
+                        await self._wake.wait()
+
+    async def _claim_and_send(self) -> float:
+        """Claim what fits in the free slots; returns how long to sleep if nothing wakes us."""
+        poll_s = self.config.poll_s
+        free = self.config.concurrency - len(self._inflight)
+        if free <= 0:
+            self._backlog = True  # a finishing attempt wakes the loop
+            return poll_s
+        try:
+            claims, next_due = await self.ctx.store.write(
+                outbox.claim_due, tuple(self.ctx.env.notifiers), free, self.config.lease_s
+            )
+        except Exception:  # the database is away: keep the loop alive and try later
+            log.exception("notify_claim_failed")
+            return poll_s
+        for claim in claims:
+            self._send(claim)
+        self._backlog = len(claims) == free
+        if self._backlog or next_due is None:
+            return poll_s
+        return min(poll_s, max(0.0, (next_due - self.ctx.env.clock.now()).total_seconds()))
+
+    def _send(self, claim: outbox.Claim) -> None:
+        task = asyncio.create_task(self._attempt(claim))
+        self._inflight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._backlog:
+            self._wake.set()
+
+    async def _attempt(self, claim: outbox.Claim) -> None:
+        assert self._deliverer is not None
+        policy = self.ctx.env.notifiers[claim.dialect].policy
+        result = await self._deliverer.attempt(claim, policy)
+        try:
+            outcome = await self.ctx.store.write(
+                outbox.record_attempt, claim, result, policy.delays_s
+            )
+        except Exception:  # not recorded: the lease runs out and the attempt is made again
+            log.exception("notify_record_failed", notification_id=claim.id)
+            return
+        self.metrics.delivery(claim.dialect, outcome, result.latency_ms / 1000)
+        if outcome != "delivered":
+            log.info(
+                "notify_attempt",
+                notification_id=claim.id,
+                attempt=claim.attempts + 1,
+                outcome=outcome,
+                error=result.error,
+            )
+
+    # -- timed jobs and the clock ------------------------------------------------------------
+
+    async def _jobs_loop(self) -> None:
+        while not self._stopping:
+            self._tick.clear()
+            await self._follow_clock()
+            await self.run_jobs(due_only=True)
+            now = self.ctx.env.clock.time()
+            wait_s = min(
+                [self.config.poll_s]
+                + [self._next_run.get(job.name, now) - now for job in self._jobs]
+            )
+            if wait_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait_s):
+                        await self._tick.wait()
+
+    async def _follow_clock(self) -> None:
+        """Pick up a sandbox clock advance made through another process."""
+        if not self.ctx.sandbox:
+            return
+        try:
+            offset = await self.ctx.store.read(platform.clock_offset)
+        except Exception:
+            log.exception("notify_clock_read_failed")
+            return
+        if offset > self.ctx.env.clock.offset_s:
+            self.ctx.env.clock.set_offset(offset)
+            self._wake.set()
+            self._next_run.clear()
+
+    async def run_jobs(self, *, due_only: bool) -> None:
+        """Run the jobs whose time has come (or all of them); a failing job is logged, not fatal."""
+        async with self._job_lock:
+            for job in self._jobs:
+                now = self.ctx.env.clock.time()
+                if due_only and self._next_run.get(job.name, now) > now:
+                    continue
+                self._next_run[job.name] = now + job.every_s
+                try:
+                    count = await job.run(self.ctx)
+                except Exception:
+                    log.exception("job_failed", job=job.name)
+                    self.metrics.job(job.name, "error")
+                    continue
+                self.metrics.job(job.name, "ok")
+                if count:
+                    log.info("job", job=job.name, count=count)
+
+    async def catch_up(self) -> None:
+        """After a sandbox clock advance: run every job, then attempt everything due now.
+
+        Returns when no claimable row is due any more, so a test can assert
+        right after `POST /sandbox/v1/clock/advance`. Bounded by the attempt
+        timeout plus 5 s; whatever is left then is delivered in the background.
+        """
+        await self.run_jobs(due_only=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.timeout_s + 5
+        while not self._stopping and loop.time() < deadline:
+            free = self.config.concurrency - len(self._inflight)
+            claims: list[outbox.Claim] = []
+            if free > 0:
+                claims, _ = await self.ctx.store.write(
+                    outbox.claim_due, tuple(self.ctx.env.notifiers), free, self.config.lease_s
+                )
+                for claim in claims:
+                    self._send(claim)
+            if self._inflight:
+                await asyncio.wait(set(self._inflight), timeout=deadline - loop.time())
+            if free > 0 and not claims:
+                return

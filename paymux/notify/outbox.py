@@ -1,0 +1,332 @@
+"""Outbox service functions: claim due rows, record attempts, list, redeliver, prune.
+
+Each is a plain function over a unit of work, run by the store in its own
+transaction. Two clocks meet here on purpose: schedules (`next_attempt_at`)
+follow the platform clock, which the sandbox can move forward, while leases
+(`lease_until`) are real UTC time, because a lease guards against a worker that
+died, and moving the test clock must not make a live worker's claim look stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+
+from paymux.core.errors import ErrorCode, PaymuxError
+from paymux.store import tables as t
+from paymux.store.uow import UnitOfWork
+
+N = t.notifications.c
+A = t.delivery_attempts.c
+
+PENDING = "PENDING"
+DELIVERED = "DELIVERED"
+EXHAUSTED = "EXHAUSTED"
+STATUSES = (PENDING, DELIVERED, EXHAUSTED)
+
+EXCERPT_BYTES = 1024
+ERROR_CHARS = 256
+
+
+def real_now() -> datetime:
+    """Wall-clock naive UTC, for leases (see the module docstring)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A due row this worker holds until `lease_until`: what to send and where."""
+
+    id: int
+    merchant_id: str
+    dialect: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    attempts: int
+    created_at: datetime
+    lease_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    started_at: datetime
+    latency_ms: int
+    status_code: int | None = None
+    excerpt: str = ""
+    error: str = ""
+    success: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationFilter:
+    """Which notifications a list or a redelivery is about; empty fields match everything."""
+
+    ids: tuple[int, ...] = ()
+    merchant_id: str | None = None
+    dialect: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if self.ids:
+            conds.append(N.id.in_(self.ids))
+        if self.merchant_id:
+            conds.append(N.merchant_id == self.merchant_id)
+        if self.dialect:
+            conds.append(N.dialect == self.dialect)
+        if self.status:
+            if self.status not in STATUSES:
+                raise PaymuxError(
+                    ErrorCode.INVALID_PARAMS,
+                    f"status must be one of {', '.join(STATUSES)}",
+                    field="status",
+                )
+            conds.append(N.status == self.status)
+        if self.since:
+            conds.append(N.created_at >= self.since)
+        if self.until:
+            conds.append(N.created_at < self.until)
+        return conds
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationView:
+    id: int
+    merchant_id: str
+    dialect: str
+    event: str
+    ref: str
+    url: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    attempt_no: int
+    started_at: datetime
+    status_code: int | None
+    latency_ms: int
+    response_excerpt: str
+    error: str
+    success: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationDetail:
+    notification: NotificationView
+    headers: dict[str, str]
+    body: bytes
+    attempts: list[AttemptView] = field(default_factory=list)
+
+
+_VIEW_COLUMNS = [N[f.name] for f in fields(NotificationView)]
+_ATTEMPT_COLUMNS = [A[f.name] for f in fields(AttemptView)]
+
+
+def _due(now: datetime, lease_now: datetime, dialects: Collection[str]) -> list[Any]:
+    return [
+        N.status == PENDING,
+        N.next_attempt_at <= now,
+        or_(N.lease_until.is_(None), N.lease_until <= lease_now),
+        N.dialect.in_(dialects),
+    ]
+
+
+def claim_due(
+    uow: UnitOfWork, dialects: Collection[str], limit: int, lease_s: float
+) -> tuple[list[Claim], datetime | None]:
+    """Lease up to `limit` due rows of the given dialects to the caller.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers each take
+    different rows without waiting. SQLite: the single writer (and BEGIN
+    IMMEDIATE across processes) serializes claims, so the lease update is a
+    compare-and-set by construction. Rows of dialects this process does not
+    know stay for a process that does. Also returns when the next row not yet
+    due becomes due, so the caller can sleep exactly that long.
+    """
+    if not dialects or limit <= 0:
+        return [], None
+    now = uow.env.clock.now()
+    lease_now = real_now()
+    rows = uow.conn.execute(
+        select(N.id, N.merchant_id, N.dialect, N.url, N.headers, N.body, N.attempts, N.created_at)
+        .where(*_due(now, lease_now, dialects))
+        .order_by(N.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    lease = lease_now + timedelta(seconds=lease_s)
+    if rows:
+        uow.conn.execute(
+            update(t.notifications).where(N.id.in_([r.id for r in rows])).values(lease_until=lease)
+        )
+    next_due = None
+    if len(rows) < limit:
+        next_due = uow.conn.execute(
+            select(func.min(N.next_attempt_at)).where(
+                N.status == PENDING, N.next_attempt_at > now, N.dialect.in_(dialects)
+            )
+        ).scalar_one_or_none()
+    claims = [
+        Claim(
+            id=r.id,
+            merchant_id=r.merchant_id,
+            dialect=r.dialect,
+            url=r.url,
+            headers=dict(r.headers or {}),
+            body=bytes(r.body),
+            attempts=r.attempts,
+            created_at=r.created_at,
+            lease_until=lease,
+        )
+        for r in rows
+    ]
+    return claims, next_due
+
+
+def record_attempt(
+    uow: UnitOfWork, claim: Claim, result: AttemptResult, delays_s: Sequence[float]
+) -> str:
+    """Log the attempt and move the row on: DELIVERED, PENDING at the next slot, or EXHAUSTED.
+
+    `delays_s[i]` is the wait before attempt i+1, so after attempt n fails the
+    next one is `delays_s[n]` away. The row update is a compare-and-set on the
+    lease and the attempt count: if the lease was lost (this worker stalled
+    past it and another took the row) the attempt is still logged, but the
+    row belongs to the other worker. Returns the outcome for metrics.
+    """
+    attempt_no = claim.attempts + 1
+    uow.conn.execute(
+        insert(t.delivery_attempts).values(
+            notification_id=claim.id,
+            attempt_no=attempt_no,
+            started_at=result.started_at,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            response_excerpt=result.excerpt,
+            error=result.error[:ERROR_CHARS],
+            success=result.success,
+        )
+    )
+    now = uow.env.clock.now()
+    values: dict[str, Any] = {
+        "attempts": attempt_no,
+        "lease_until": None,
+        "last_error": result.error[:ERROR_CHARS],
+    }
+    if result.success:
+        outcome = "delivered"
+        values.update(status=DELIVERED, delivered_at=now, next_attempt_at=None)
+    elif attempt_no < len(delays_s):
+        outcome = "failed"
+        values.update(status=PENDING, next_attempt_at=now + timedelta(seconds=delays_s[attempt_no]))
+    else:
+        outcome = "exhausted"
+        values.update(status=EXHAUSTED, next_attempt_at=None)
+    changed = uow.conn.execute(
+        update(t.notifications)
+        .where(N.id == claim.id, N.lease_until == claim.lease_until, N.attempts == claim.attempts)
+        .values(**values)
+    ).rowcount
+    return outcome if changed == 1 else "superseded"
+
+
+def queue_stats(uow: UnitOfWork) -> tuple[int, datetime | None]:
+    """How many rows are due now, and since when the oldest of them has been."""
+    now = uow.env.clock.now()
+    count, oldest = uow.conn.execute(
+        select(func.count(), func.min(N.next_attempt_at)).where(
+            N.status == PENDING, N.next_attempt_at <= now
+        )
+    ).one()
+    return int(count), oldest
+
+
+def list_notifications(
+    uow: UnitOfWork, flt: NotificationFilter, limit: int = 50, before_id: int | None = None
+) -> list[NotificationView]:
+    """Newest first; page with `before_id` = the last id of the previous page."""
+    conds = flt.conditions()
+    if before_id is not None:
+        conds.append(N.id < before_id)
+    rows = uow.conn.execute(
+        select(*_VIEW_COLUMNS).where(*conds).order_by(N.id.desc()).limit(limit)
+    ).all()
+    return [NotificationView(**r._mapping) for r in rows]
+
+
+def get_notification(uow: UnitOfWork, notification_id: int) -> NotificationDetail:
+    row = uow.conn.execute(
+        select(*_VIEW_COLUMNS, N.headers, N.body).where(N.id == notification_id)
+    ).first()
+    if row is None:
+        raise PaymuxError(ErrorCode.NOT_FOUND, f"notification {notification_id} not found")
+    mapping = dict(row._mapping)
+    headers, body = mapping.pop("headers"), mapping.pop("body")
+    attempts = uow.conn.execute(
+        select(*_ATTEMPT_COLUMNS)
+        .where(A.notification_id == notification_id)
+        .order_by(A.attempt_no, A.id)
+    ).all()
+    return NotificationDetail(
+        notification=NotificationView(**mapping),
+        headers=dict(headers or {}),
+        body=bytes(body),
+        attempts=[AttemptView(**a._mapping) for a in attempts],
+    )
+
+
+def redeliver(uow: UnitOfWork, flt: NotificationFilter) -> int:
+    """Make the matching rows due now: one new attempt of the same bytes each.
+
+    The attempt count is kept, so for an EXHAUSTED row the schedule is already
+    used up and a failed redelivery leaves it EXHAUSTED again (visible, and
+    redeliverable again) instead of restarting hours of retries. A row in
+    flight keeps its lease: it is never sent twice at once.
+    """
+    conds = flt.conditions()
+    if not conds:
+        raise PaymuxError(ErrorCode.MISSING_PARAM, "a redelivery needs ids or a filter")
+    if flt.ids:
+        found = set(uow.conn.execute(select(N.id).where(N.id.in_(flt.ids))).scalars())
+        missing = sorted(set(flt.ids) - found)
+        if missing:
+            raise PaymuxError(ErrorCode.NOT_FOUND, f"notification {missing[0]} not found")
+    count = uow.conn.execute(
+        update(t.notifications)
+        .where(*conds)
+        .values(status=PENDING, next_attempt_at=uow.env.clock.now())
+    ).rowcount
+    if count:
+        uow.after_commit(uow.env.wake_dispatcher)
+    return count
+
+
+def prune_delivered(uow: UnitOfWork, retention_s: float, batch: int = 1000) -> int:
+    """Delete delivered rows (and their attempt log) older than the retention period.
+
+    Exhausted and pending rows are never pruned: they are what an operator
+    still has to look at. Works in batches so one run never holds the writer long.
+    """
+    cutoff = uow.env.clock.now() - timedelta(seconds=retention_s)
+    ids = list(
+        uow.conn.execute(
+            select(N.id).where(N.status == DELIVERED, N.delivered_at < cutoff).limit(batch)
+        ).scalars()
+    )
+    if not ids:
+        return 0
+    uow.conn.execute(delete(t.delivery_attempts).where(A.notification_id.in_(ids)))
+    return uow.conn.execute(delete(t.notifications).where(N.id.in_(ids))).rowcount
