@@ -54,5 +54,5 @@ async def caller(request: Request, ctx: Context) -> Merchant:
     if not merchant.active:
         raise PaymuxError(ErrorCode.MERCHANT_DISABLED, "merchant is disabled")
     check_ip(merchant, client_ip(request))
-    ctx.limiter.check(merchant)
+    await ctx.limiter.acquire(merchant)
     return merchant
