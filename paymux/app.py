@@ -13,17 +13,23 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from paymux.api import admin, notifications, sandbox, withdrawals
+from paymux.api import admin, channels, notifications, sandbox, withdrawals
 from paymux.api.errors import render_error as render_api_error
 from paymux.config import Settings
 from paymux.context import Context, build_context
 from paymux.core.errors import ErrorCode, PaymuxError
-from paymux.dialects import DialectSpec, gateway, partner, skillpay, vpay
+from paymux.dialects import DialectSpec, gateway, partner, paymodule, skillpay, vpay
 from paymux.logs import configure, log
 from paymux.notify.dispatcher import Dispatcher
 from paymux.web import cashier, console, wallet
 
-DIALECTS: list[DialectSpec] = [vpay.DIALECT, gateway.DIALECT, skillpay.DIALECT, partner.DIALECT]
+DIALECTS: list[DialectSpec] = [
+    vpay.DIALECT,
+    gateway.DIALECT,
+    skillpay.DIALECT,
+    partner.DIALECT,
+    paymodule.DIALECT,
+]
 
 API_PREFIXES = ("/sandbox/", "/admin/")
 
@@ -114,7 +120,8 @@ def create_app(ctx: Context) -> Litestar:
         route_handlers=[spec.make_router(ctx) for spec in DIALECTS]
         + [sandbox.make_router(), admin.make_router(), cashier.make_router()]
         + [notifications.make_router(), notifications.metrics]
-        + [withdrawals.make_router(), wallet.make_router(), console.make_router()],
+        + [withdrawals.make_router(), wallet.make_router(), console.make_router()]
+        + [channels.make_router()],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=ctx.settings.max_body_bytes,
         # The embedded dispatcher: started with the app, stopped before the store closes.
