@@ -210,3 +210,7 @@ def test_a_payment_of_another_amount_is_not_applied(server: Server, live, wx: Fa
     assert mismatch["kind"] == "AMOUNT_MISMATCH" and mismatch["amount"] == 1
     assert mismatch["refund"]["status"] == "PROCESSING"
     assert wx.refunds[mismatch["refund"]["refund_no"]]["amount"]["refund"] == 1
+    wx.refunds[mismatch["refund"]["refund_no"]]["status"] = "SUCCESS"  # its notice is lost
+    server.advance_clock(61)  # the reconcile job asks
+    (mismatch,) = mismatches(server, merchant["merchant_id"])
+    assert mismatch["refund"]["status"] == "SUCCEEDED"

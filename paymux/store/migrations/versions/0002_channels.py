@@ -61,9 +61,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("payment_attempts", schema=None) as batch_op:
         batch_op.create_index("ix_payment_attempts_order", ["order_id", "id"], unique=False)
-        batch_op.create_index(
-            "ix_payment_attempts_due", ["status", "next_check_at"], unique=False
-        )
+        batch_op.create_index("ix_payment_attempts_due", ["status", "next_check_at"], unique=False)
     op.create_table(
         "channel_mismatches",
         sa.Column("id", ID, autoincrement=True, nullable=False),
