@@ -3,6 +3,8 @@ openids, refresh, revocation and sign-out, all over real HTTP with the partner S
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -179,3 +181,18 @@ def test_session_key_expires_after_two_hours(fresh_server):
     assert expired.value.code == "4001" and "expired" in expired.value.message
     with pytest.raises(PartnerError):
         partner.refresh(user.session_key)
+
+
+def test_one_code_exchanged_concurrently_yields_one_session(server, partner):
+    code = new_user(server).browser.authorize(partner)
+
+    def exchange(_: int) -> str:
+        try:
+            return partner.access_token(code)["session_key"]
+        except PartnerError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(exchange, range(6)))
+    assert len([o for o in outcomes if o.startswith("sk_")]) == 1
+    assert outcomes.count("4001") == 5

@@ -3,6 +3,8 @@ job into the user's wallet or released on rejection and failure; every change no
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -162,3 +164,38 @@ def test_admin_review_needs_the_admin_token(server, partner):
     assert server.admin("POST", "/admin/v1/withdrawals/1/approve").status_code == 404
     listing = server.admin("GET", "/admin/v1/withdrawals?status=PENDING")
     assert listing.status_code == 200 and "items" in listing.json()
+
+
+def test_concurrent_withdrawals_never_freeze_more_than_is_available(server, merchant, partner):
+    user = onboard(server, partner, balance=0)
+    fund(server, partner, "P-WD-FUND-5", "10.00")
+
+    def withdraw(_: int) -> str:
+        try:
+            return partner.withdraw(user.openid, "3.00")["status"]
+        except PartnerError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(withdraw, range(8)))
+    assert outcomes.count("PENDING") == 3 and outcomes.count("2003") == 5
+    assert settlement(server, merchant) == {"balance": 1000, "frozen": 900}
+    server.assert_ledger_clean()
+
+
+def test_approve_racing_reject_ends_in_exactly_one(server, merchant, partner):
+    user = onboard(server, partner, balance=0)
+    fund(server, partner, "P-WD-FUND-6", "1.00")
+    number = partner.withdraw(user.openid, "1.00")["withdrawalNo"]
+    actions = [
+        ("POST", f"/admin/v1/withdrawals/{number}/approve", None),
+        ("POST", f"/admin/v1/withdrawals/{number}/reject", {"reason": "race"}),
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        codes = sorted(pool.map(lambda a: server.admin(*a).status_code, actions))
+    assert codes == [200, 409]
+    run_jobs(server)
+    final = partner.query_withdrawal(number)["status"]
+    assert final in ("SUCCESS", "REJECTED")
+    assert settlement(server, merchant)["frozen"] == 0
+    server.assert_ledger_clean()
