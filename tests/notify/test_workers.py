@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from paymux.config import Settings
 from paymux.context import build_context
 from paymux.dialects.vpay.client import VpayClient
 from paymux.services import merchants, orders
+from paymux.services.notifications import notify_order
 from paymux.store.uow import UnitOfWork
 from tests.harness import PG_URL, pg_schema
 from tests.notify.conftest import start_paymux, wait_for_log
@@ -22,14 +24,17 @@ from tests.notify.receiver import Receiver
 COUNT = 1000
 
 
-def _paid_orders(uow: UnitOfWork, merchant_id: str, url: str) -> None:
-    """1,000 payments by the real services, in one commit: 1,000 due outbox rows at once."""
-    for i in range(COUNT):
-        order, _ = orders.create_order(
-            uow,
-            orders.CreateOrder(merchant_id, f"W-{i}", "vpay", "QR_CODE", 100 + i, notify_url=url),
-        )
-        orders.pay_order(uow, order.order_no)
+def _due_notifications(uow: UnitOfWork, merchant_id: str, url: str) -> None:
+    """One real payment, then the vpay notifier's signed bytes for 999 more payments of it
+    under other order numbers, written by the outbox service: 1,000 due rows in one commit.
+    (Paying 1,000 orders through the ledger would only make the test slower.)"""
+    order, _ = orders.create_order(
+        uow, orders.CreateOrder(merchant_id, "W-0", "vpay", "QR_CODE", 100, notify_url=url)
+    )
+    paid = orders.pay_order(uow, order.order_no)  # writes the first notification itself
+    for i in range(1, COUNT):
+        twin = replace(paid, order_no=str(int(paid.order_no) + i), merchant_order_no=f"W-{i}")
+        notify_order(uow, "order.paid", twin)
 
 
 @pytest.mark.skipif(not PG_URL, reason="needs PAYMUX_TEST_DATABASE_URL (PostgreSQL)")
@@ -46,7 +51,7 @@ def test_two_workers_deliver_each_notification_once(tmp_path: Path) -> None:
         try:
             for worker, log in zip(workers, logs, strict=True):
                 wait_for_log(log, "worker_started", worker)
-            ctx.store.write_sync(_paid_orders, created.merchant.id, receiver.url())
+            ctx.store.write_sync(_due_notifications, created.merchant.id, receiver.url())
             receiver.wait_for(lambda: len(receiver.requests) >= COUNT, timeout=60)
         finally:
             for worker in workers:
