@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, true, update
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.ledger import EntryType
@@ -106,7 +106,7 @@ def list_withdrawals(
     uow: UnitOfWork, status: str | None, page: int, page_size: int
 ) -> tuple[int, list[Withdrawal]]:
     """The operator's review queue (newest first), optionally of one status."""
-    where = W.status == status if status else W.id.is_not(None)
+    where = W.status == status if status else true()
     total = uow.conn.execute(
         select(func.count()).select_from(t.withdrawals).where(where)
     ).scalar_one()

@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from paymux.context import Context
 
 LOGIN_CSRF_COOKIE = "paymux_wallet_login"
-PAY_FIELDS = ("orderNo", "paySign", "signType", "apiKey", "nonce", "timestamp", "redirectUrl")
+# The deep link's query: what paySign covers (all required), then where to return.
+LINK_FIELDS = ("orderNo", "paySign", "signType", "apiKey", "nonce", "timestamp")
+PAY_FIELDS = (*LINK_FIELDS, "redirectUrl")
 HISTORY_LINES = 20
 
 
@@ -93,7 +95,7 @@ async def _form(request: Request, user: oauth.WalletUser) -> dict[str, str]:
     return form
 
 
-def with_query(url: str, **params: str) -> str:
+def _with_query(url: str, **params: str) -> str:
     """`url` with `params` added to its query (what the partner's redirect target receives)."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + [
@@ -269,12 +271,12 @@ async def authorize(request: Request) -> Response[Any]:
         state = form.get("state", "")
         if form.get("decision") != "allow":
             return Redirect(
-                with_query(redirect_uri, error="access_denied", state=state), status_code=303
+                _with_query(redirect_uri, error="access_denied", state=state), status_code=303
             )
         code = await ctx.store.write(oauth.issue_code, user.user_id, merchant.id)
     except PaymuxError as exc:
         return _problem(exc)
-    return Redirect(with_query(redirect_uri, code=code, state=state), status_code=303)
+    return Redirect(_with_query(redirect_uri, code=code, state=state), status_code=303)
 
 
 # -- payment (nexaauth://order) -------------------------------------------------------------------
@@ -282,7 +284,7 @@ async def authorize(request: Request) -> Response[Any]:
 
 async def _checked_order(ctx: Context, params: dict[str, str]) -> tuple[Merchant, Order, str]:
     """The order a deep link names, once its paySign verifies; and where to go afterwards."""
-    missing = [name for name in PAY_FIELDS[:-1] if not params.get(name)]
+    missing = [name for name in LINK_FIELDS if not params.get(name)]
     if missing:
         raise PaymuxError(ErrorCode.MISSING_PARAM, f"{missing[0]} is required", field=missing[0])
     if params["signType"] != "MD5":
@@ -356,7 +358,7 @@ async def _pay_page(
         refusal=refusal,
         error=error,
         params={name: params.get(name, "") for name in PAY_FIELDS},
-        done_url=with_query(redirect_url, orderNo=order.order_no, status=status)
+        done_url=_with_query(redirect_url, orderNo=order.order_no, status=status)
         if redirect_url
         else "",
     )
@@ -389,7 +391,7 @@ async def pay(request: Request) -> Response[Any]:
         return render(
             "wallet_message.html", title="支付成功 Paid", message=f"Order {paid.order_no} is paid."
         )
-    target = with_query(redirect_url, orderNo=paid.order_no, status="SUCCESS")
+    target = _with_query(redirect_url, orderNo=paid.order_no, status="SUCCESS")
     return Redirect(target, status_code=303)
 
 
