@@ -3,6 +3,9 @@
 Every signed request needs the merchant and its secrets; caching them for a
 couple of seconds takes a database read off the hot path. Changes made in this
 process invalidate at once; other processes see them within the TTL.
+
+Entries age with the platform clock too: when the sandbox clock is advanced
+past a rotated secret's grace period, the cached list must not keep it alive.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ class KeyCache:
         self._entries: dict[tuple[str, str], tuple[float, Merchant, list[str]]] = {}
 
     async def lookup(self, dialect: str, key_id: str) -> tuple[Merchant, list[str]]:
-        now = time.monotonic()
+        # The sandbox offset only grows, so adding it ages entries when the clock jumps.
+        now = time.monotonic() + self._store.env.clock.offset_s
         hit = self._entries.get((dialect, key_id))
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1], hit[2]
