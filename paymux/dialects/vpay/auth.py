@@ -1,4 +1,4 @@
-"""vpay authentication: common parameters, timestamp window, HMAC signature, nonce."""
+"""vpay authentication: common parameters, HMAC signature, timestamp window, nonce."""
 
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ from paymux.signing import vpay as signing
 if TYPE_CHECKING:
     from paymux.context import Context
 
-WINDOW_S = 300
 NONCE_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 KEY_RE = re.compile(r"[0-9A-Za-z]{1,32}")
 COMMON = {"app_id", "timestamp", "nonce_str", "sign", "sign_type"}
+# What a signed parameter may be: the scalars a merchant's `k=v` string can print.
+SCALARS = (str, int, float, bool, type(None))
 
 
 def parse_timestamp(text: str, ctx: Context) -> datetime:
-    if not (len(text) == 14 and text.isdigit()):
+    """`YYYYMMDDHHMMSS` in the deployment timezone, as naive UTC."""
+    if not (len(text) == 14 and text.isascii() and text.isdigit()):
         raise PaymuxError(
             ErrorCode.INVALID_PARAMS, "timestamp must be YYYYMMDDHHMMSS", field="timestamp"
         )
@@ -38,8 +40,22 @@ def parse_timestamp(text: str, ctx: Context) -> datetime:
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
+def check_scalars(params: dict[str, Any]) -> None:
+    """Refuse objects and arrays: they have no `k=v` form, so nobody could have signed them."""
+    for name, value in params.items():
+        if not isinstance(value, SCALARS):
+            raise PaymuxError(
+                ErrorCode.INVALID_PARAMS, f"{name} must be a string or a number", field=name
+            )
+
+
 async def authenticate(request: Request, ctx: Context, params: dict[str, Any]) -> Merchant:
-    """The merchant that signed `params`, or the error that explains why not."""
+    """The merchant that signed `params`, or the error that explains why not.
+
+    The signature is checked before anything about the merchant is revealed
+    (disabled, allowlist, rate limit), and the nonce is spent last, so a
+    forged request can neither probe a merchant nor burn its nonces.
+    """
     app_id = fields.text(params, "app_id", pattern=KEY_RE)
     timestamp = fields.text(params, "timestamp", max_len=14)
     nonce = fields.text(params, "nonce_str", pattern=NONCE_RE)
@@ -50,17 +66,19 @@ async def authenticate(request: Request, ctx: Context, params: dict[str, Any]) -
             ErrorCode.INVALID_PARAMS, "sign_type must be HMAC-SHA256", field="sign_type"
         )
     sent = parse_timestamp(timestamp, ctx)
-    if abs((ctx.env.clock.now() - sent).total_seconds()) > WINDOW_S:
-        raise PaymuxError(
-            ErrorCode.STALE_TIMESTAMP, f"timestamp is outside the ±{WINDOW_S}s window"
-        )
+    check_scalars(params)
     merchant, secrets = await ctx.keys.lookup("vpay", app_id)
+    if not any(signing.verify(params, secret, signature) for secret in secrets):
+        raise PaymuxError(ErrorCode.INVALID_SIGNATURE, "signature does not match the parameters")
     if not merchant.active:
         raise PaymuxError(ErrorCode.MERCHANT_DISABLED, "merchant is disabled")
     check_ip(merchant, client_ip(request))
-    if not any(signing.verify(params, secret, signature) for secret in secrets):
-        raise PaymuxError(ErrorCode.INVALID_SIGNATURE, "signature does not match the parameters")
-    ctx.limiter.check(merchant)
-    if not await ctx.nonces.use(f"vpay:{merchant.id}", nonce, WINDOW_S):
+    window = merchant.timestamp_window_s
+    if abs((ctx.env.clock.now() - sent).total_seconds()) > window:
+        raise PaymuxError(ErrorCode.STALE_TIMESTAMP, f"timestamp is outside the ±{window}s window")
+    await ctx.limiter.acquire(merchant)
+    # A timestamp stays acceptable for 2 × window (from window early to window
+    # late), so its nonce must be remembered that long or it could be replayed.
+    if not await ctx.nonces.use(f"vpay:{merchant.id}", nonce, 2 * window):
         raise PaymuxError(ErrorCode.REPLAYED_NONCE, "nonce_str was already used")
     return merchant

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, Router, get, post
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
 ORDER_NO_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 ACCOUNT_RE = re.compile(r"[0-9A-Za-z:_-]{1,32}")
+# The spec names no expiry: two hours, like the other dialects' QR orders
+# (`Settings.order_expiry_s["vpay"]` overrides it).
+EXPIRE_S = 2 * 3600
 
 
 def _ctx(request: Request) -> Context:
@@ -76,7 +80,7 @@ async def merchant_info(request: Request) -> Response[bytes]:
 async def merchant_update(request: Request) -> Response[bytes]:
     ctx, merchant, params = await _signed(request, {"merchant_name"})
     name = fields.text(params, "merchant_name", max_len=128)
-    updated = await ctx.store.write(merchants.update_merchant, merchant.id, name=name)
+    updated = await ctx.store.write(partial(merchants.update_merchant, name=name), merchant.id)
     ctx.keys.invalidate()
     return reply(request, {"merchant_id": updated.id, "merchant_name": updated.name})
 
@@ -150,6 +154,7 @@ async def order_create(request: Request) -> Response[bytes]:
         currency=currency,
         description=fields.text(params, "product_desc", required=False, max_len=256),
         notify_url=notify_url,
+        expire_s=ctx.settings.order_expiry_s.get("vpay", EXPIRE_S),
         extra={"pay_type": channel},
     )
     order, _created = await ctx.store.write(orders.create_order, cmd)

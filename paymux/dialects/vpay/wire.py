@@ -7,7 +7,6 @@ from typing import Any
 
 import msgspec
 
-from paymux.core.errors import PaymuxError
 from paymux.core.ledger import EntryType
 from paymux.core.models import Account, JournalLine, Merchant, Order, Refund
 from paymux.core.money import format_decimal
@@ -65,10 +64,6 @@ def envelope(
     if detail is not None:
         body["detail"] = detail
     return msgspec.json.encode(body)
-
-
-def error_detail(error: PaymuxError) -> str:
-    return error.message
 
 
 def merchant_data(merchant: Merchant, public_key: str) -> dict[str, Any]:
