@@ -1,16 +1,25 @@
 """The ledger: accounts, balanced journal entries, holds, and the consistency check.
 
-Every balance change is a conditional UPDATE (a debit only succeeds while
-`balance - frozen >= amount`), applied in account-id order so concurrent
+Every checked balance change is a conditional UPDATE (a debit only succeeds
+while `balance - frozen >= amount`), applied in account-id order so concurrent
 transfers on PostgreSQL cannot deadlock each other.
+
+Pooled accounts — merchant settlement, platform fees, the world — receive
+money from many concurrent payments. A posting that needs no check on such an
+account (a credit, or any posting to the world account, which may go below
+zero) is journaled as *pending* instead of updating the account row, so those
+payments never queue on one row lock. Pending postings are folded into the
+cached balance in batches (`apply_pending`): by the timed job, and always
+before a checked debit or hold of the account, in the same transaction.
+Balances read through `get_account` include them, so nobody sees the lag.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.ledger import AccountKind, EntryType, Posting, check_balanced
@@ -106,11 +115,70 @@ def open_account(
     return get_account(uow, account_id)
 
 
+POOLED_PREFIXES = ("S:", "fees:", "world:")
+P = t.postings.c
+_GET_ACCOUNT = select(t.accounts).where(A.id == bindparam("a"))
+_PENDING_SUM = select(func.coalesce(func.sum(P.amount), 0)).where(
+    P.account_id == bindparam("a"), P.pending.is_(True)
+)
+_FLIP_PENDING = (
+    update(t.postings)
+    .where(P.account_id == bindparam("a"), P.pending.is_(True))
+    .values(pending=False)
+    .returning(P.amount)
+)
+_ADD_BALANCE = (
+    update(t.accounts).where(A.id == bindparam("a")).values(balance=A.balance + bindparam("d"))
+)
+_INSERT_ENTRY = insert(t.journal_entries)
+_INSERT_POSTING = insert(t.postings)
+
+
+def is_pooled(account_id: str) -> bool:
+    return account_id.startswith(POOLED_PREFIXES)
+
+
+def _deferred(posting: Posting) -> bool:
+    """A posting that can wait: no balance check could refuse it."""
+    return is_pooled(posting.account_id) and (
+        posting.amount > 0 or posting.account_id.startswith("world:")
+    )
+
+
 def get_account(uow: UnitOfWork, account_id: str) -> Account:
-    row = uow.conn.execute(select(t.accounts).where(A.id == account_id)).first()
+    """The account with its balance as the journal says, pending postings included."""
+    row = uow.conn.execute(_GET_ACCOUNT, {"a": account_id}).first()
     if row is None:
         raise PaymuxError(ErrorCode.ACCOUNT_NOT_FOUND, f"account {account_id} not found")
-    return Account.from_row(row)
+    account = Account.from_row(row)
+    if is_pooled(account_id):
+        pending = int(uow.conn.execute(_PENDING_SUM, {"a": account_id}).scalar_one())
+        if pending:
+            account = replace(account, balance=account.balance + pending)
+    return account
+
+
+def apply_pending(uow: UnitOfWork, account_id: str) -> int:
+    """Fold the account's pending postings into its cached balance; returns the amount.
+
+    Flipping the rows with UPDATE … RETURNING makes the folded set exact: two
+    concurrent appliers lock disjoint rows, and a posting committed meanwhile
+    is either flipped and counted here or left for the next run.
+    """
+    total = sum(r.amount for r in uow.conn.execute(_FLIP_PENDING, {"a": account_id}))
+    if total:
+        uow.conn.execute(_ADD_BALANCE, {"a": account_id, "d": total})
+    return total
+
+
+def apply_all_pending(uow: UnitOfWork, limit: int = 100) -> int:
+    """The timed job: fold pending postings of up to `limit` accounts; returns how many."""
+    accounts = uow.conn.execute(
+        select(P.account_id).where(P.pending.is_(True)).distinct().limit(limit)
+    ).all()
+    for (account_id,) in accounts:
+        apply_pending(uow, account_id)
+    return len(accounts)
 
 
 def post(
@@ -125,20 +193,24 @@ def post(
     check_balanced(postings)
     now = uow.env.clock.now()
     for posting in sorted(postings, key=lambda p: p.account_id):
+        if _deferred(posting):
+            continue
+        if is_pooled(posting.account_id):
+            apply_pending(uow, posting.account_id)
         _apply(uow, posting)
     entry_id = uow.conn.execute(
-        insert(t.journal_entries).values(
-            type=entry_type.value, order_no=order_no, ref=ref, created_at=now
-        )
+        _INSERT_ENTRY,
+        {"type": entry_type.value, "order_no": order_no, "ref": ref, "created_at": now},
     ).inserted_primary_key[0]
     uow.conn.execute(
-        insert(t.postings),
+        _INSERT_POSTING,
         [
             {
                 "entry_id": entry_id,
                 "account_id": p.account_id,
                 "amount": p.amount,
                 "currency": p.currency,
+                "pending": _deferred(p),
                 "created_at": now,
             }
             for p in postings
@@ -234,6 +306,8 @@ def _check_owner(account: Account, owner_id: str | None) -> None:
 
 
 def hold(uow: UnitOfWork, account_id: str, amount: int, ref: str) -> int:
+    if is_pooled(account_id):
+        apply_pending(uow, account_id)
     done = uow.conn.execute(
         update(t.accounts)
         .where(A.id == account_id, A.balance - A.frozen >= amount)
@@ -341,8 +415,19 @@ def check_ledger(uow: UnitOfWork) -> list[LedgerProblem]:
     """Recompute every balance and frozen amount from history and compare with the cache."""
     problems: list[LedgerProblem] = []
     p, h = t.postings.c, t.holds.c
-    sums = dict(
-        uow.conn.execute(select(p.account_id, func.sum(p.amount)).group_by(p.account_id)).all()
+    applied = dict(
+        uow.conn.execute(
+            select(p.account_id, func.sum(p.amount))
+            .where(p.pending.is_(False))
+            .group_by(p.account_id)
+        ).all()
+    )
+    pending = dict(
+        uow.conn.execute(
+            select(p.account_id, func.sum(p.amount))
+            .where(p.pending.is_(True))
+            .group_by(p.account_id)
+        ).all()
     )
     held = dict(
         uow.conn.execute(
@@ -352,20 +437,24 @@ def check_ledger(uow: UnitOfWork) -> list[LedgerProblem]:
         ).all()
     )
     for row in uow.conn.execute(select(t.accounts)).all():
-        journal = int(sums.get(row.id) or 0)
+        journal = int(applied.get(row.id) or 0)
+        waiting = int(pending.get(row.id) or 0)
         frozen = int(held.get(row.id) or 0)
         if journal != row.balance:
             problems.append(
-                LedgerProblem("balance", f"{row.id}: cached {row.balance}, journal {journal}")
+                LedgerProblem(
+                    "balance", f"{row.id}: cached {row.balance}, applied journal {journal}"
+                )
             )
+        if waiting and not is_pooled(row.id):
+            problems.append(LedgerProblem("pending", f"{row.id}: pending postings {waiting}"))
         if frozen != row.frozen:
             problems.append(
                 LedgerProblem("frozen", f"{row.id}: cached {row.frozen}, holds {frozen}")
             )
-        if not row.allow_negative and row.balance - row.frozen < 0:
-            problems.append(
-                LedgerProblem("negative", f"{row.id}: available {row.balance - row.frozen}")
-            )
+        available = row.balance + waiting - row.frozen
+        if not row.allow_negative and available < 0:
+            problems.append(LedgerProblem("negative", f"{row.id}: available {available}"))
     unbalanced = uow.conn.execute(
         select(p.entry_id, p.currency, func.sum(p.amount))
         .group_by(p.entry_id, p.currency)

@@ -165,11 +165,10 @@ def pay_order(
     """
     now = uow.env.clock.now()
     order = get_by_no(uow, order_no)
-    payee = (
-        payee_account_id
-        or order.payee_account_id
-        or ledger.ensure_settlement_account(uow, order.merchant_id, order.currency)
-    )
+    settlement = ledger.settlement_account_id(order.merchant_id, order.currency)
+    payee = payee_account_id or order.payee_account_id or settlement
+    if payee == settlement:  # made lazily: a pooled posting does not touch the row
+        ledger.ensure_settlement_account(uow, order.merchant_id, order.currency)
     source = payer_account_id or ledger.ensure_world_account(uow, order.currency)
     if source == payee:
         raise PaymuxError(ErrorCode.SAME_ACCOUNT, "payer and payee accounts are the same")

@@ -21,6 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 metadata = MetaData(
@@ -99,8 +101,17 @@ postings = Table(
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(8), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # Journaled but not yet folded into the pooled account's cached balance
+    # (services/ledger.py). Added by 0002_scale.
+    Column("pending", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_postings_account", "account_id", "id"),
     Index("ix_postings_entry", "entry_id"),
+    Index(
+        "ix_postings_pending",
+        "account_id",
+        postgresql_where=text("pending"),
+        sqlite_where=text("pending"),
+    ),
 )
 
 # Frozen money is a set of holds, so the frozen balance is derivable from
@@ -260,6 +271,78 @@ settings_kv = Table(
     Column("value", Text, nullable=False),
 )
 
+# -- partner OAuth (0002_partner) -----------------------------------------------------------------
+
+# A user's consent to one partner. The row outlives revocation so the openid
+# stays the same when the user authorizes the partner again.
+oauth_authorizations = Table(
+    "oauth_authorizations",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("openid", String(64), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # active | revoked
+    Column("bound_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("merchant_id", "user_id"),
+    Index("ix_oauth_authorizations_user", "user_id"),
+)
+
+# Auth codes and session keys are stored as SHA-256 hashes: a database leak
+# does not hand out usable credentials.
+oauth_codes = Table(
+    "oauth_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("authorization_id", ID, ForeignKey("oauth_authorizations.id"), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+oauth_sessions = Table(
+    "oauth_sessions",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("authorization_id", ID, ForeignKey("oauth_authorizations.id"), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_oauth_sessions_authorization", "authorization_id"),
+)
+
+# Sign-ins to the sandbox wallet app (the cookie holds the token, the row its hash).
+wallet_sessions = Table(
+    "wallet_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_wallet_sessions_user", "user_id"),
+)
+
+# skillpay: one voice skill per merchant. The skill's RSA public key verifies
+# its requests and replies; paymux calls its three URLs. `sandbox_refund` is
+# how the sandbox channel settles this skill's refunds (SUCCESS, FAIL, HOLD).
+skills = Table(
+    "skills",
+    metadata,
+    Column("skill_id", String(32), primary_key=True),
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False, unique=True),
+    Column("public_key", Text, nullable=False),
+    Column("create_order_url", String(512), nullable=False),
+    Column("ship_url", String(512), nullable=False),
+    Column("refund_notify_url", String(512), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("sandbox_refund", String(8), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 # Live channel credentials per merchant (WeChat Pay, Alipay). The whole
 # configuration, private keys included, is sealed with the master key;
 # `account` (mchid / app_id) is kept in clear for display and lookups.
@@ -333,24 +416,6 @@ channel_mismatches = Table(
     Index("ix_channel_mismatches_refund", "refund_status", "next_refund_at"),
 )
 
-# skillpay: one voice skill per merchant. The skill's RSA public key verifies
-# its requests and replies; paymux calls its three URLs. `sandbox_refund` is
-# how the sandbox channel settles this skill's refunds (SUCCESS, FAIL, HOLD).
-skills = Table(
-    "skills",
-    metadata,
-    Column("skill_id", String(32), primary_key=True),
-    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False, unique=True),
-    Column("public_key", Text, nullable=False),
-    Column("create_order_url", String(512), nullable=False),
-    Column("ship_url", String(512), nullable=False),
-    Column("refund_notify_url", String(512), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("sandbox_refund", String(8), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
-
 # Per-merchant request counts in one-second windows, for rate limits shared by
 # several processes when no Redis is configured.
 rate_counters = Table(
@@ -359,60 +424,6 @@ rate_counters = Table(
     Column("merchant_id", String(32), primary_key=True),
     Column("window", BigInteger, primary_key=True),
     Column("count", Integer, nullable=False),
-)
-
-# -- partner OAuth (0002_partner) -----------------------------------------------------------------
-
-# A user's consent to one partner. The row outlives revocation so the openid
-# stays the same when the user authorizes the partner again.
-oauth_authorizations = Table(
-    "oauth_authorizations",
-    metadata,
-    Column("id", ID, primary_key=True, autoincrement=True),
-    Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False),
-    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
-    Column("openid", String(64), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),  # active | revoked
-    Column("bound_at", DateTime, nullable=False),
-    Column("revoked_at", DateTime, nullable=True),
-    Column("created_at", DateTime, nullable=False),
-    UniqueConstraint("merchant_id", "user_id"),
-    Index("ix_oauth_authorizations_user", "user_id"),
-)
-
-# Auth codes and session keys are stored as SHA-256 hashes: a database leak
-# does not hand out usable credentials.
-oauth_codes = Table(
-    "oauth_codes",
-    metadata,
-    Column("code_hash", String(64), primary_key=True),
-    Column("authorization_id", ID, ForeignKey("oauth_authorizations.id"), nullable=False),
-    Column("expires_at", DateTime, nullable=False),
-    Column("used_at", DateTime, nullable=True),
-    Column("created_at", DateTime, nullable=False),
-)
-
-oauth_sessions = Table(
-    "oauth_sessions",
-    metadata,
-    Column("key_hash", String(64), primary_key=True),
-    Column("authorization_id", ID, ForeignKey("oauth_authorizations.id"), nullable=False),
-    Column("expires_at", DateTime, nullable=False),
-    Column("revoked_at", DateTime, nullable=True),
-    Column("created_at", DateTime, nullable=False),
-    Index("ix_oauth_sessions_authorization", "authorization_id"),
-)
-
-# Sign-ins to the sandbox wallet app (the cookie holds the token, the row its hash).
-wallet_sessions = Table(
-    "wallet_sessions",
-    metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
-    Column("csrf_token", String(64), nullable=False),
-    Column("expires_at", DateTime, nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Index("ix_wallet_sessions_user", "user_id"),
 )
 
 # -- operator console (0002_console) --------------------------------------------------------------

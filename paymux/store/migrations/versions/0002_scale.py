@@ -1,4 +1,4 @@
-"""rate counters for shared rate limits without Redis
+"""rate counters for shared rate limits without Redis; pending postings of pooled accounts
 
 Revision ID: 0002_scale
 Revises: 0001
@@ -22,6 +22,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("merchant_id", "window", name=op.f("pk_rate_counters")),
     )
 
+    with op.batch_alter_table("postings") as batch:
+        batch.add_column(
+            sa.Column("pending", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    op.create_index(
+        "ix_postings_pending",
+        "postings",
+        ["account_id"],
+        postgresql_where=sa.text("pending"),
+        sqlite_where=sa.text("pending"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_postings_pending", table_name="postings")
+    with op.batch_alter_table("postings") as batch:
+        batch.drop_column("pending")
     op.drop_table("rate_counters")
