@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from paymux.notify import outbox
 from paymux.notify.config import NotifyConfig
-from paymux.services import nonces, orders, reconcile, skills, withdrawals
+from paymux.services import access, ledger, nonces, orders, reconcile, skills, withdrawals
 from paymux.store.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ async def prune_outbox(ctx: Context) -> int:
 register_job("orders.expire", orders.expire_due_orders, every_s=2)
 register_job("withdrawals.process", withdrawals.process_approved_withdrawals, every_s=2)
 register_job("nonces.prune", nonces.prune_nonces, every_s=60)
+register_job("ledger.fold_pending", ledger.apply_all_pending, every_s=1)
+register_job("ratelimits.prune", access.prune_rate_counters, every_s=60)
 register_job("skillpay.settle_refunds", skills.settle_stale_refunds, every_s=30)
 register_task("outbox.prune", prune_outbox, every_s=3600)
 register_task("channels.reconcile", reconcile.run, every_s=30)
