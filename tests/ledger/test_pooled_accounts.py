@@ -1,0 +1,70 @@
+"""Payments into one hot merchant account: pending postings, folded, never wrong.
+
+Credits to a merchant's settlement account are journaled as pending (no row
+lock per payment); refunds debit it after folding what is pending. Whatever
+interleaving, the balance read is exact and the ledger check stays clean.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from paymux.dialects.vpay.client import VpayClient, VpayError
+from paymux.store import tables as t
+
+
+def pending_count(server, account_id: str) -> int:
+    def count(uow):
+        p = t.postings.c
+        return uow.conn.execute(
+            select(func.count()).where(p.account_id == account_id, p.pending.is_(True))
+        ).scalar_one()
+
+    return server.ctx.store.read_sync(count)
+
+
+def test_concurrent_payments_and_refunds_into_one_merchant(server, merchant):
+    creds = merchant["vpay"]
+    client = VpayClient(server.base_url, creds["app_id"], creds["secret_key"])
+    settlement = f"S:{merchant['merchant_id']}:CNY"
+    orders = [client.create_order(f"HOT-{i}", 1000 + i, "QR_CODE")["order_id"] for i in range(60)]
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda no: server.sandbox_pay(no).status_code, orders))
+    assert statuses == [200] * len(orders)
+    paid = sum(1000 + i for i in range(60))
+    assert client.account_info(settlement)["balance"] == paid
+
+    def refund(i: int) -> int:
+        try:
+            return client.refund(f"HOT-R{i}", 500, order_id=orders[i])["amount"]
+        except VpayError:
+            return 0
+
+    with ThreadPoolExecutor(16) as pool:
+        refunded = sum(pool.map(refund, range(60)))
+    assert refunded == 60 * 500
+    assert client.account_info(settlement)["balance"] == paid - refunded
+    server.assert_ledger_clean()
+
+
+def test_a_checked_debit_folds_pending_credits_first(server, merchant):
+    """A refund needs the pending credits of the payment it refunds to be folded in."""
+    creds = merchant["vpay"]
+    client = VpayClient(server.base_url, creds["app_id"], creds["secret_key"])
+    settlement = f"S:{merchant['merchant_id']}:CNY"
+    order = client.create_order("FOLD-1", 5000, "QR_CODE")
+    assert server.sandbox_pay(order["order_id"]).status_code == 200
+    # The job may already have folded it; both states must read the same balance.
+    assert client.account_info(settlement)["balance"] == 5000
+    refund = client.refund("FOLD-R1", 5000, order_id=order["order_id"])
+    assert refund["status"] == 4
+    assert pending_count(server, settlement) == 0
+    assert client.account_info(settlement)["balance"] == 0
+    with pytest.raises(VpayError) as more:
+        client.refund("FOLD-R2", 1, order_id=order["order_id"])
+    assert more.value.code == "ORDER.INVALID_STATUS"
+    server.assert_ledger_clean()
