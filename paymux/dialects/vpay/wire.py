@@ -28,14 +28,15 @@ STATUSES_BY_CODE: dict[int, list[str]] = {}
 for _status, _code in STATUS_CODE.items():
     STATUSES_BY_CODE.setdefault(_code, []).append(_status)
 
-ENTRY_TYPE_CODE = {
+# Journal entry type → the spec's transaction `type` (keys are the stored strings).
+ENTRY_TYPE_CODE: dict[str, int] = {
     EntryType.PAY: 1,
     EntryType.REFUND: 2,
     EntryType.RECHARGE: 3,
     EntryType.WITHDRAW: 4,
     EntryType.TRANSFER: 5,
 }
-ENTRY_TYPE_BY_CODE = {code: kind.value for kind, code in ENTRY_TYPE_CODE.items()}
+ENTRY_TYPE_BY_CODE = {code: kind for kind, code in ENTRY_TYPE_CODE.items()}
 
 
 def utc_time(moment: datetime | None) -> str | None:
@@ -128,7 +129,7 @@ def transaction_data(line: JournalLine) -> dict[str, Any]:
         "transaction_id": str(line.entry_id),
         "order_id": line.order_no,
         "amount": abs(line.amount),
-        "type": ENTRY_TYPE_CODE.get(EntryType(line.entry_type), 0),
+        "type": ENTRY_TYPE_CODE.get(line.entry_type, 0),  # 0: a kind vpay has no number for
         "is_income": line.amount > 0,
         "amount_display": sign + format_decimal(abs(line.amount), line.currency),
         "currency": line.currency,
