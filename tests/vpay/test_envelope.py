@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta
 
 import httpx
@@ -104,3 +105,16 @@ def test_unknown_endpoint_and_method(server):
     expect(response, "SYSTEM.NOT_FOUND")
     response = httpx.get(server.base_url + "/api/v1/orders/create")
     expect(response, "SYSTEM.NOT_FOUND")
+
+
+def test_debug_id_is_in_the_server_log_line(vpay, capfd):
+    response = vpay.http.post(vpay.base + "/merchants/info", json=vpay.sign_params({}))
+    debug_id = response.json()["debug_id"]
+    # The line is written once the response has been sent: give it a moment.
+    output, deadline = "", time.monotonic() + 5
+    while debug_id not in output and time.monotonic() < deadline:
+        captured = capfd.readouterr()
+        output += captured.out + captured.err
+        time.sleep(0.01)
+    logged = [line for line in output.splitlines() if debug_id in line]
+    assert logged and all("/api/v1/merchants/info" in line for line in logged), output[-2000:]
