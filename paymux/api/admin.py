@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 
-from paymux.api.auth import require_admin
+from paymux.api.auth import admin_actor, require_admin
 from paymux.api.errors import ok
 from paymux.dialects import fields
 from paymux.dialects.requests import json_object
-from paymux.services import ledger, merchants
+from paymux.services import audit, ledger, merchants
+from paymux.services.console_queries import merchant_snapshot
+from paymux.store.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from paymux.context import Context
@@ -42,9 +44,22 @@ async def create_merchant(request: Request) -> Response[bytes]:
     params = await json_object(request)
     fields.no_unknown(params, {"name"})
     created = await ctx.store.write(
-        merchants.create_merchant, fields.text(params, "name", max_len=128)
+        _create_audited, admin_actor(request), fields.text(params, "name", max_len=128)
     )
     return ok(credentials_json(created), 201)
+
+
+def _create_audited(uow: UnitOfWork, actor: audit.Actor, name: str) -> merchants.NewMerchant:
+    created = merchants.create_merchant(uow, name)
+    audit.record(
+        uow,
+        actor,
+        "merchant.create",
+        target_type="merchant",
+        target_id=created.merchant.id,
+        after=merchant_snapshot(uow, created.merchant.id),
+    )
+    return created
 
 
 @post("/merchants/{merchant_id:str}")
@@ -53,7 +68,16 @@ async def update_merchant(request: Request, merchant_id: FromPath[str]) -> Respo
     ctx = _ctx(request)
     params = await json_object(request)
     # Store.write passes positional arguments only; the changes go in by keyword.
-    merchant = await ctx.store.write(partial(merchants.update_merchant, **params), merchant_id)
+    merchant = await ctx.store.write(
+        audit.audited,
+        admin_actor(request),
+        "merchant.update",
+        "merchant",
+        merchant_id,
+        merchant_snapshot,
+        partial(merchants.update_merchant, **params),
+        merchant_id,
+    )
     ctx.keys.invalidate()
     return ok(
         {

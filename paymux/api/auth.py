@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from litestar import Request
 
 from paymux.core.errors import ErrorCode, PaymuxError
+from paymux.dialects.requests import client_ip
+from paymux.services import audit
 
 if TYPE_CHECKING:
     from paymux.context import Context
@@ -18,6 +20,11 @@ def require_admin(request: Request, ctx: Context) -> None:
     token = header[7:].strip() if header[:7].lower() == "bearer " else ""
     if not token or not hmac.compare_digest(token.encode(), ctx.admin_token.encode()):
         raise PaymuxError(ErrorCode.UNAUTHORIZED, "a valid admin token is required")
+
+
+def admin_actor(request: Request) -> audit.Actor:
+    """Who acts through the admin API, for the audit log: the token's holder, by IP."""
+    return audit.Actor("admin_api", "admin-token", client_ip(request))
 
 
 def require_sandbox(ctx: Context) -> None:

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 
-from paymux.api.auth import require_admin, require_sandbox
+from paymux.api.auth import admin_actor, require_admin, require_sandbox
 from paymux.api.errors import ok
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import Withdrawal
 from paymux.core.money import format_decimal
 from paymux.core.states import WithdrawalStatus
 from paymux.dialects import fields
-from paymux.dialects.requests import client_ip, json_object, query_params
+from paymux.dialects.requests import json_object, query_params
 from paymux.services import audit, withdrawals
 from paymux.services.console_queries import withdrawal_snapshot
 
@@ -31,11 +31,6 @@ def _admin(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     require_admin(request, ctx)
     return ctx
-
-
-def _actor(request: Request) -> audit.Actor:
-    """Every review through this API is audited as the admin token's holder, by IP."""
-    return audit.Actor("admin_api", "admin-token", client_ip(request))
 
 
 def withdrawal_view(withdrawal: Withdrawal) -> dict[str, Any]:
@@ -94,7 +89,7 @@ async def approve(request: Request, withdrawal_no: FromPath[str]) -> Response[by
     await _reason(request, required=False)  # an empty body or {} is fine; nothing else is
     withdrawal = await ctx.store.write(
         audit.audited,
-        _actor(request),
+        admin_actor(request),
         "withdrawal.approve",
         "withdrawal",
         withdrawal_no,
@@ -112,7 +107,7 @@ async def reject(request: Request, withdrawal_no: FromPath[str]) -> Response[byt
     reason = await _reason(request, required=True)
     withdrawal = await ctx.store.write(
         audit.audited,
-        _actor(request),
+        admin_actor(request),
         "withdrawal.reject",
         "withdrawal",
         withdrawal_no,
@@ -137,7 +132,7 @@ async def sandbox_fail(request: Request, withdrawal_no: FromPath[str]) -> Respon
     reason = await _reason(request, required=False)
     withdrawal = await ctx.store.write(
         audit.audited,
-        _actor(request),
+        admin_actor(request),
         "withdrawal.sandbox_fail",
         "withdrawal",
         withdrawal_no,
