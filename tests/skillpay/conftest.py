@@ -1,7 +1,7 @@
 """skillpay fixtures: a real paymux, and real skills built from the SDK on one uvicorn host.
 
 Each test gets its own merchant and skill (tests isolate themselves by
-skill); all skills of a module are served by one `SkillHost`, an ASGI app
+skill); all skills are served by one `SkillHost`, an ASGI app
 that mounts each test's `SkillApp` under its own path prefix. The skills'
 clock follows the platform's sandbox clock, as a skill's real clock would
 follow real time, so moving the clock in a test never makes signatures stale.
@@ -57,11 +57,15 @@ def other_keys() -> tuple[str, str]:
     return new_key_pair()
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="package", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """paymux with a short outgoing-call timeout, so the slow-skill test stays fast."""
+    """One paymux per backend for the whole package, with a short outgoing-call timeout.
+
+    Tests isolate themselves by skill, so sharing the server (and the clock
+    moves of other tests) costs nothing but start-up time.
+    """
     with run_server(
         tmp_path_factory.mktemp("skillpay"), request.param, notify_timeout_s=1.5
     ) as srv:
@@ -118,7 +122,7 @@ class SkillHost:
         await self.apps[mount](scope, receive, send)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def skill_host() -> Iterator[SkillHost]:
     host = SkillHost()
     server = uvicorn.Server(
@@ -135,7 +139,7 @@ def skill_host() -> Iterator[SkillHost]:
     thread.join(timeout=20)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def platform_key(server: Server) -> str:
     """Downloaded the way a skill developer gets it."""
     response = httpx.get(server.base_url + "/paycgi/platform-key")
@@ -175,7 +179,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
     return value
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def make_skill(
     server: Server, skill_host: SkillHost, skill_keys: tuple[str, str], platform_key: str
 ) -> Callable[..., Skill]:
