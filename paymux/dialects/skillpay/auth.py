@@ -47,9 +47,9 @@ def authorization(ctx: Context, body: bytes, moment: datetime | None = None) -> 
     return tsk_rsa2.authorization_header(body, when, _private_key(ctx.platform_private_pem))
 
 
-def header(headers: Mapping[str, str], name: str = "authorization") -> str | None:
-    """A header by name whatever the case of its key (plain dicts as well as HTTP headers)."""
-    return next((value for key, value in headers.items() if key.lower() == name), None)
+def authorization_of(headers: Mapping[str, str]) -> str | None:
+    """The `Authorization` header whatever the case of its key (plain dicts and HTTP headers)."""
+    return next((value for key, value in headers.items() if key.lower() == "authorization"), None)
 
 
 def check_skill_signature(

@@ -242,10 +242,6 @@ class SkillpayClient:
             )
         return reply
 
-    def platform_key(self) -> str:
-        """The platform's public key PEM as served at /paycgi/platform-key (compare out of band)."""
-        return self.http.get(self.base + "/platform-key").text
-
     def order_query(
         self, *, transaction_id: str | None = None, trade_no: str | None = None
     ) -> dict[str, Any]:

@@ -96,7 +96,9 @@ class SkillpayNotifier:
             return False
         try:
             skill = await self._ctx.store.read(skills.skill_of_merchant, reply.merchant_id)
-            auth.check_skill_signature(self._ctx, skill, auth.header(reply.headers), reply.body)
+            auth.check_skill_signature(
+                self._ctx, skill, auth.authorization_of(reply.headers), reply.body
+            )
         except PaymuxError:
             return False
         try:
