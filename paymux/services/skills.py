@@ -48,10 +48,20 @@ class Skill:
     sandbox_refund: str
     created_at: datetime
     updated_at: datetime
+    previous_public_key: str
+    previous_valid_until: datetime | None
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    def public_keys(self, now: datetime) -> list[str]:
+        """The keys the skill may sign with now: the current one, and during the grace period
+        after a rotation the one it replaced, so the skill can switch without downtime."""
+        keys = [self.public_key]
+        if self.previous_valid_until is not None and self.previous_valid_until > now:
+            keys.append(self.previous_public_key)
+        return keys
 
 
 def _from_row(row: Any) -> Skill:
@@ -137,16 +147,24 @@ def register_skill(
 
 
 def update_skill(uow: UnitOfWork, skill_id: str, changes: dict[str, Any]) -> Skill:
-    """Rotate the key, move a URL, disable/enable the skill, or set its sandbox refund result."""
+    """Rotate the key, move a URL, disable/enable the skill, or set its sandbox refund result.
+
+    A new key applies at once; the replaced one stays valid for the deployment's
+    secret grace period (PAYMUX_SECRET_GRACE_S), as rotated secrets do.
+    """
     changes = dict(changes)
     allowed = {"public_key", "status", "sandbox_refund", *URL_FIELDS}
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise PaymuxError(ErrorCode.INVALID_PARAMS, f"cannot change {unknown[0]}", field=unknown[0])
-    get_skill(uow, skill_id)
+    current = get_skill(uow, skill_id)
     _check_urls(uow, changes)
+    now = uow.env.clock.now()
     if "public_key" in changes:
         changes["public_key"] = check_public_key(changes["public_key"])
+        if changes["public_key"] != current.public_key:
+            grace = timedelta(seconds=uow.env.settings.secret_grace_period_s)
+            changes.update(previous_public_key=current.public_key, previous_valid_until=now + grace)
     if "status" in changes and changes["status"] not in STATUSES:
         raise PaymuxError(
             ErrorCode.INVALID_PARAMS, "status must be active or disabled", field="status"
@@ -159,9 +177,7 @@ def update_skill(uow: UnitOfWork, skill_id: str, changes: dict[str, Any]) -> Ski
         )
     if changes:
         uow.conn.execute(
-            update(t.skills)
-            .where(SK.skill_id == skill_id)
-            .values(updated_at=uow.env.clock.now(), **changes)
+            update(t.skills).where(SK.skill_id == skill_id).values(updated_at=now, **changes)
         )
     return get_skill(uow, skill_id)
 

@@ -341,6 +341,9 @@ skills = Table(
     Column("sandbox_refund", String(8), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # Added by 0003_skillpay_key_grace: the key a rotation replaced stays valid until then.
+    Column("previous_public_key", Text, nullable=False, default="", server_default=""),
+    Column("previous_valid_until", DateTime, nullable=True),
 )
 
 # Live channel credentials per merchant (WeChat Pay, Alipay). The whole

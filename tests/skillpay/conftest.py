@@ -28,6 +28,7 @@ from paymux.dialects.skillpay.client import SkillApp, SkillpayClient, SkillpayEr
 from tests.harness import BACKENDS, Server, free_port, run_server
 
 DATA = Path(__file__).parent.parent / "data"
+GRACE_S = 60  # how long a rotated skill key stays valid on the test server
 
 
 def new_key_pair() -> tuple[str, str]:
@@ -61,13 +62,17 @@ def other_keys() -> tuple[str, str]:
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """One paymux per backend for the whole package, with a short outgoing-call timeout.
+    """One paymux per backend for the whole package, with a short outgoing-call timeout
+    and key grace period.
 
     Tests isolate themselves by skill, so sharing the server (and the clock
     moves of other tests) costs nothing but start-up time.
     """
     with run_server(
-        tmp_path_factory.mktemp("skillpay"), request.param, notify_timeout_s=1.5
+        tmp_path_factory.mktemp("skillpay"),
+        request.param,
+        notify_timeout_s=1.5,
+        secret_grace_period_s=GRACE_S,
     ) as srv:
         yield srv
 

@@ -12,7 +12,7 @@ import pytest
 
 from paymux.dialects.skillpay.client import SkillpayClient, SkillpayError, encode
 from paymux.signing import tsk_rsa2
-from tests.skillpay.conftest import Skill, wait_for
+from tests.skillpay.conftest import GRACE_S, Skill, wait_for
 
 ITEMS = [{"itemId": "cup", "quantity": 1, "amount": 500}]
 
@@ -204,6 +204,7 @@ def test_a_reply_signed_with_the_wrong_key_is_refused_and_no_acknowledgement(
     order = skill.place(ITEMS).json()  # ... and accepted once the registry has its key
     bare = "".join(skill_keys[1].strip().splitlines()[1:-1])  # the original key, bare base64
     assert server.admin("POST", path, {"public_key": bare}).status_code == 200
+    server.advance_clock(GRACE_S + 1)  # the app's key is no longer valid at all
     assert server.sandbox_pay(order["transactionId"]).status_code == 200
     wait_for(lambda: len(skill.behaviour.shipped) == 1)
     server.advance_clock(15)  # SUCCESS signed with a key that is not registered: retried
@@ -213,3 +214,18 @@ def test_a_reply_signed_with_the_wrong_key_is_refused_and_no_acknowledgement(
     wait_for(lambda: len(skill.behaviour.shipped) == 3)
     server.advance_clock(30)  # acknowledged now: nothing more
     assert len(skill.behaviour.shipped) == 3
+
+
+def test_a_rotated_key_stays_valid_for_the_grace_period(
+    skill: Skill, other_keys: tuple[str, str]
+) -> None:
+    """The skill registers its new key first and switches to it within the grace period."""
+    server, path = skill.server, f"/admin/v1/skills/{skill.skill_id}"
+    assert server.admin("POST", path, {"public_key": other_keys[1]}).status_code == 200
+    with pytest.raises(SkillpayError) as info:
+        skill.client.order_query(trade_no="T404")  # signed with the replaced key: still valid
+    assert info.value.err_code == "ORDER_NOT_EXIST"
+    server.advance_clock(GRACE_S + 1)
+    with pytest.raises(SkillpayError) as info:
+        skill.client.order_query(trade_no="T404")
+    assert info.value.err_code == "SIGN_ERROR"

@@ -55,14 +55,22 @@ def authorization_of(headers: Mapping[str, str]) -> str | None:
 def check_skill_signature(
     ctx: Context, skill: skills.Skill, authorization_value: str | None, body: bytes
 ) -> None:
-    """Verify something the skill signed (a request or a reply) against the platform clock."""
-    try:
-        tsk_rsa2.check_authorization(
-            authorization_value, body, _public_key(skill.public_key), ctx.env.clock.now()
-        )
-    except tsk_rsa2.Rejected as exc:
-        code = ErrorCode.STALE_TIMESTAMP if exc.reason == "stale" else ErrorCode.INVALID_SIGNATURE
-        raise PaymuxError(code, str(exc)) from None
+    """Verify something the skill signed (a request or a reply) against the platform clock.
+
+    Right after a key rotation the replaced key is tried too (grace period).
+    """
+    now = ctx.env.clock.now()
+    keys = skill.public_keys(now)
+    for index, text in enumerate(keys):
+        try:
+            tsk_rsa2.check_authorization(authorization_value, body, _public_key(text), now)
+            return
+        except tsk_rsa2.Rejected as exc:
+            if exc.reason == "signature" and index + 1 < len(keys):
+                continue
+            stale = exc.reason == "stale"
+            code = ErrorCode.STALE_TIMESTAMP if stale else ErrorCode.INVALID_SIGNATURE
+            raise PaymuxError(code, str(exc)) from None
 
 
 async def authenticate(request: Request, ctx: Context) -> tuple[skills.Skill, dict[str, Any]]:
