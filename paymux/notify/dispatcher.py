@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from paymux.logs import log
@@ -30,6 +32,10 @@ from paymux.services import platform
 
 if TYPE_CHECKING:
     from paymux.context import Context
+
+
+# An attempt made and waiting for its batched record: claim, result, schedule, outcome.
+_Unrecorded = tuple[outbox.Claim, outbox.AttemptResult, tuple[float, ...], asyncio.Future[str]]
 
 
 class Dispatcher:
@@ -45,6 +51,8 @@ class Dispatcher:
         self._jobs = list(JOBS.values() if jobs is None else jobs)
         self._next_run: dict[str, float] = {}
         self._inflight: set[asyncio.Task[None]] = set()
+        self._ready: deque[outbox.Claim] = deque()
+        self._half_batch = max(1, self.config.concurrency // 2)
         self._backlog = False
         self._stopping = False
         self._loops: list[asyncio.Task[None]] = []
@@ -55,6 +63,8 @@ class Dispatcher:
         self._tick = asyncio.Event()
         self._job_lock = asyncio.Lock()
         self._deliverer: Deliverer | None = None
+        self._unrecorded: list[_Unrecorded] = []
+        self._flushing: set[asyncio.Task[None]] = set()
 
     @property
     def job_names(self) -> list[str]:
@@ -96,6 +106,10 @@ class Dispatcher:
         # The loops are never cancelled mid-claim (a claimed row would sit leased until
         # the lease ran out); they see `_stopping` after their current step.
         await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._ready:  # claimed, never started: free them for the next dispatcher now
+            reserved, self._ready = list(self._ready), deque()
+            with contextlib.suppress(Exception):
+                await self.ctx.store.write(outbox.release, reserved)
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self.config.timeout_s + 5)
         if self._deliverer is not None:
@@ -111,11 +125,16 @@ class Dispatcher:
             loop.call_soon_threadsafe(self._wake.set)
 
     # -- deliveries ---------------------------------------------------------------------------
+    #
+    # Rows are claimed in batches of up to twice the concurrency: the slots in use plus
+    # one batch in reserve (`_ready`). A finishing attempt starts the next reserved row
+    # at once, and claims (each one a commit) stay few and large. A reserved row is only
+    # started while its lease still covers a whole attempt.
 
     async def _deliver_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            wait_s = await self._claim_and_send()
+            wait_s = await self._top_up()
             if self._stopping:
                 return
             if wait_s > 0:
@@ -123,35 +142,48 @@ class Dispatcher:
                     async with asyncio.timeout(wait_s):
                         await self._wake.wait()
 
-    async def _claim_and_send(self) -> float:
-        """Claim what fits in the free slots; returns how long to sleep if nothing wakes us."""
+    def _room(self) -> int:
+        return 2 * self.config.concurrency - len(self._inflight) - len(self._ready)
+
+    async def _top_up(self) -> float:
+        """Claim once half a batch fits; returns how long to sleep if nothing wakes us."""
         poll_s = self.config.poll_s
-        free = self.config.concurrency - len(self._inflight)
-        if free <= 0:
-            self._backlog = True  # a finishing attempt wakes the loop
+        room = self._room()
+        if room < self._half_batch:
+            self._backlog = True  # finishing attempts wake the loop
             return poll_s
         try:
-            claims, next_due = await self.ctx.store.write(
-                outbox.claim_due, tuple(self.ctx.env.notifiers), free, self.config.lease_s
-            )
+            claims, next_due = await self._claim(room)
         except Exception:  # the database is away: keep the loop alive and try later
             log.exception("notify_claim_failed")
             return poll_s
-        for claim in claims:
-            self._send(claim)
-        self._backlog = len(claims) == free
+        self._backlog = len(claims) == room
         if self._backlog or next_due is None:
             return poll_s
         return min(poll_s, max(0.0, (next_due - self.ctx.env.clock.now()).total_seconds()))
 
-    def _send(self, claim: outbox.Claim) -> None:
-        task = asyncio.create_task(self._attempt(claim))
-        self._inflight.add(task)
-        task.add_done_callback(self._finished)
+    async def _claim(self, limit: int) -> tuple[list[outbox.Claim], datetime | None]:
+        claims, next_due = await self.ctx.store.write(
+            outbox.claim_due, tuple(self.ctx.env.notifiers), limit, self.config.lease_s
+        )
+        self._ready.extend(claims)
+        self._start_ready()
+        return claims, next_due
+
+    def _start_ready(self) -> None:
+        while self._ready and not self._stopping and len(self._inflight) < self.config.concurrency:
+            claim = self._ready.popleft()
+            left_s = (claim.lease_until - outbox.real_now()).total_seconds()
+            if left_s <= self.config.timeout_s:
+                continue  # the attempt could outlive the lease; left to be claimed again
+            task = asyncio.create_task(self._attempt(claim))
+            self._inflight.add(task)
+            task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        if self._backlog:
+        self._start_ready()
+        if self._backlog and self._room() >= self._half_batch:
             self._wake.set()
 
     async def _attempt(self, claim: outbox.Claim) -> None:
@@ -159,9 +191,7 @@ class Dispatcher:
         policy = self.ctx.env.notifiers[claim.dialect].policy
         result = await self._deliverer.attempt(claim, policy)
         try:
-            outcome = await self.ctx.store.write(
-                outbox.record_attempt, claim, result, policy.delays_s
-            )
+            outcome = await self._record(claim, result, policy.delays_s)
         except Exception:  # not recorded: the lease runs out and the attempt is made again
             log.exception("notify_record_failed", notification_id=claim.id)
             return
@@ -174,6 +204,41 @@ class Dispatcher:
                 outcome=outcome,
                 error=result.error,
             )
+
+    def _record(
+        self, claim: outbox.Claim, result: outbox.AttemptResult, delays_s: tuple[float, ...]
+    ) -> asyncio.Future[str]:
+        """Queue the attempt for the next batched write; the future gives its outcome.
+
+        Attempts that finish in the same turn of the event loop are recorded in
+        one write: one job for the store instead of one per attempt, which is
+        most of the cost of recording at thousands of deliveries per second.
+        """
+        assert self._loop is not None
+        future: asyncio.Future[str] = self._loop.create_future()
+        self._unrecorded.append((claim, result, delays_s, future))
+        if len(self._unrecorded) == 1:
+            self._loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        batch, self._unrecorded = self._unrecorded, []
+        task = asyncio.create_task(self._write_records(batch))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _write_records(self, batch: list[_Unrecorded]) -> None:
+        try:
+            outcomes = await self.ctx.store.write(
+                outbox.record_attempts,
+                [(claim, result, delays) for claim, result, delays, _ in batch],
+            )
+        except Exception as exc:
+            for *_, future in batch:
+                future.set_exception(exc)
+            return
+        for (*_, future), outcome in zip(batch, outcomes, strict=True):
+            future.set_result(outcome)
 
     # -- timed jobs and the clock ------------------------------------------------------------
 
@@ -235,15 +300,9 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.timeout_s + 5
         while not self._stopping and loop.time() < deadline:
-            free = self.config.concurrency - len(self._inflight)
-            claims: list[outbox.Claim] = []
-            if free > 0:
-                claims, _ = await self.ctx.store.write(
-                    outbox.claim_due, tuple(self.ctx.env.notifiers), free, self.config.lease_s
-                )
-                for claim in claims:
-                    self._send(claim)
+            room = self._room()
+            claims = (await self._claim(room))[0] if room > 0 else []
             if self._inflight:
                 await asyncio.wait(set(self._inflight), timeout=deadline - loop.time())
-            if free > 0 and not claims:
+            elif room > 0 and not claims and not self._ready:
                 return

@@ -14,7 +14,17 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.store import tables as t
@@ -196,6 +206,27 @@ def claim_due(
     return claims, next_due
 
 
+# Built once: recording attempts is the dispatcher's hot path, and building SQLAlchemy
+# statements per call costs several times more than SQLite executing them.
+_INSERT_ATTEMPT = insert(t.delivery_attempts)
+_MOVE_ON = (
+    update(t.notifications)
+    .where(
+        N.id == bindparam("b_id"),
+        N.lease_until == bindparam("b_lease"),
+        N.attempts == bindparam("b_attempts"),
+    )
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts") + 1,
+        next_attempt_at=bindparam("b_next"),
+        delivered_at=func.coalesce(bindparam("b_delivered", type_=DateTime), N.delivered_at),
+        lease_until=None,
+        last_error=bindparam("b_error"),
+    )
+)
+
+
 def record_attempt(
     uow: UnitOfWork, claim: Claim, result: AttemptResult, delays_s: Sequence[float]
 ) -> str:
@@ -208,39 +239,62 @@ def record_attempt(
     row belongs to the other worker. Returns the outcome for metrics.
     """
     attempt_no = claim.attempts + 1
+    error = result.error[:ERROR_CHARS]
     uow.conn.execute(
-        insert(t.delivery_attempts).values(
-            notification_id=claim.id,
-            attempt_no=attempt_no,
-            started_at=result.started_at,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            response_excerpt=result.excerpt,
-            error=result.error[:ERROR_CHARS],
-            success=result.success,
-        )
+        _INSERT_ATTEMPT,
+        {
+            "notification_id": claim.id,
+            "attempt_no": attempt_no,
+            "started_at": result.started_at,
+            "status_code": result.status_code,
+            "latency_ms": result.latency_ms,
+            "response_excerpt": result.excerpt,
+            "error": error,
+            "success": result.success,
+        },
     )
     now = uow.env.clock.now()
-    values: dict[str, Any] = {
-        "attempts": attempt_no,
-        "lease_until": None,
-        "last_error": result.error[:ERROR_CHARS],
-    }
+    next_at: datetime | None = None
     if result.success:
-        outcome = "delivered"
-        values.update(status=DELIVERED, delivered_at=now, next_attempt_at=None)
+        outcome, status = "delivered", DELIVERED
     elif attempt_no < len(delays_s):
-        outcome = "failed"
-        values.update(status=PENDING, next_attempt_at=now + timedelta(seconds=delays_s[attempt_no]))
+        outcome, status = "failed", PENDING
+        next_at = now + timedelta(seconds=delays_s[attempt_no])
     else:
-        outcome = "exhausted"
-        values.update(status=EXHAUSTED, next_attempt_at=None)
+        outcome, status = "exhausted", EXHAUSTED
     changed = uow.conn.execute(
-        update(t.notifications)
-        .where(N.id == claim.id, N.lease_until == claim.lease_until, N.attempts == claim.attempts)
-        .values(**values)
+        _MOVE_ON,
+        {
+            "b_id": claim.id,
+            "b_lease": claim.lease_until,
+            "b_attempts": claim.attempts,
+            "b_status": status,
+            "b_next": next_at,
+            "b_delivered": now if result.success else None,
+            "b_error": error,
+        },
     ).rowcount
     return outcome if changed == 1 else "superseded"
+
+
+def record_attempts(
+    uow: UnitOfWork, attempts: Sequence[tuple[Claim, AttemptResult, Sequence[float]]]
+) -> list[str]:
+    """Several `record_attempt`s in one transaction (the dispatcher batches them)."""
+    return [record_attempt(uow, claim, result, delays) for claim, result, delays in attempts]
+
+
+_RELEASE = (
+    update(t.notifications)
+    .where(N.id == bindparam("b_id"), N.lease_until == bindparam("b_lease"))
+    .values(lease_until=None)
+)
+
+
+def release(uow: UnitOfWork, claims: Sequence[Claim]) -> None:
+    """Give back claimed rows that were never attempted (a dispatcher stopping)."""
+    for claim in claims:
+        uow.conn.execute(_RELEASE, {"b_id": claim.id, "b_lease": claim.lease_until})
 
 
 def queue_stats(uow: UnitOfWork) -> tuple[int, datetime | None]:

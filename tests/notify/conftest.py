@@ -8,13 +8,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from paymux.dialects.vpay.client import VpayClient
+from paymux.services import orders
+from paymux.services.notifications import notify_order
+from paymux.store.uow import UnitOfWork
 from tests.harness import BACKENDS, Server, run_server
 from tests.notify.receiver import Receiver
 
@@ -54,6 +57,20 @@ class Merchant:
                 return view
             assert time.monotonic() < deadline, view
             time.sleep(0.02)
+
+
+def due_vpay_notifications(uow: UnitOfWork, merchant_id: str, url: str, count: int) -> None:
+    """One real payment, then the vpay notifier's signed bytes for `count - 1` more payments
+    of it under other order numbers, written by the outbox service: `count` due rows in one
+    commit, for the scale test and the throughput benchmark (paying that many orders through
+    the ledger would only make them slower to set up)."""
+    order, _ = orders.create_order(
+        uow, orders.CreateOrder(merchant_id, "W-0", "vpay", "QR_CODE", 100, notify_url=url)
+    )
+    paid = orders.pay_order(uow, order.order_no)  # writes the first notification itself
+    for i in range(1, count):
+        twin = replace(paid, order_no=str(int(paid.order_no) + i), merchant_order_no=f"W-{i}")
+        notify_order(uow, "order.paid", twin)
 
 
 def show(server: Server, notification_id: int) -> dict[str, Any]:

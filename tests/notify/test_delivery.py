@@ -90,7 +90,7 @@ def test_merchant_down_then_up_follows_the_schedule(quick_server: Server) -> Non
         order_id = merchant.paid_order(receiver.url())
         view = merchant.wait_attempts(order_id, 1)
         assert view["status"] == "PENDING"
-        assert view["attempt_log"][0]["error"].startswith("ConnectError"), view
+        assert view["attempt_log"][0]["error"].startswith("ClientConnectorError"), view
         assert view["attempt_log"][0]["status_code"] is None
 
         quick_server.advance_clock(SCHEDULE[1])  # the second attempt is due 5 s later
@@ -120,7 +120,7 @@ def test_every_kind_of_failure_is_a_failed_attempt_and_retried(
         "/wrong": "NotAcknowledged: HTTP 200",
         "/500": "NotAcknowledged: HTTP 500",
         "/hang": "Timeout",
-        "/close": "RemoteProtocolError",
+        "/close": "ServerDisconnectedError",
         "/redirect": "NotAcknowledged: HTTP 302",
         "/huge": "NotAcknowledged: HTTP 200",
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,12 @@ def test_private_targets_are_refused_at_delivery(
             merchant.client.create_order("SSRF-1", 100, "QR_CODE", notify_url=receiver.url())
 
         # Rows whose URL got past the creation check: stored before the deployment
-        # changed its policy, or a name that only DNS reveals as private.
+        # changed its policy, or a host name that only DNS reveals as private (this
+        # machine's own name resolves to a loopback or private address).
         urls = {
             receiver.url(): "RefusedURL",  # a loopback literal
-            f"http://127.1:{receiver.port}/ok": "BlockedAddress",  # 127.0.0.1, spelled short
-            f"http://2130706433:{receiver.port}/ok": "BlockedAddress",  # the same, as one number
+            f"http://127.1:{receiver.port}/ok": "InvalidUrlClientError",  # 127.0.0.1, spelled short
+            f"http://{socket.gethostname()}:{receiver.port}/ok": "BlockedAddress",
         }
 
         def write(uow: UnitOfWork, url: str) -> int:

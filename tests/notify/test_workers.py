@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,27 +13,12 @@ from paymux.app import register_notifiers
 from paymux.config import Settings
 from paymux.context import build_context
 from paymux.dialects.vpay.client import VpayClient
-from paymux.services import merchants, orders
-from paymux.services.notifications import notify_order
-from paymux.store.uow import UnitOfWork
+from paymux.services import merchants
 from tests.harness import PG_URL, pg_schema
-from tests.notify.conftest import start_paymux, wait_for_log
+from tests.notify.conftest import due_vpay_notifications, start_paymux, wait_for_log
 from tests.notify.receiver import Receiver
 
 COUNT = 1000
-
-
-def _due_notifications(uow: UnitOfWork, merchant_id: str, url: str) -> None:
-    """One real payment, then the vpay notifier's signed bytes for 999 more payments of it
-    under other order numbers, written by the outbox service: 1,000 due rows in one commit.
-    (Paying 1,000 orders through the ledger would only make the test slower.)"""
-    order, _ = orders.create_order(
-        uow, orders.CreateOrder(merchant_id, "W-0", "vpay", "QR_CODE", 100, notify_url=url)
-    )
-    paid = orders.pay_order(uow, order.order_no)  # writes the first notification itself
-    for i in range(1, COUNT):
-        twin = replace(paid, order_no=str(int(paid.order_no) + i), merchant_order_no=f"W-{i}")
-        notify_order(uow, "order.paid", twin)
 
 
 @pytest.mark.skipif(not PG_URL, reason="needs PAYMUX_TEST_DATABASE_URL (PostgreSQL)")
@@ -51,7 +35,7 @@ def test_two_workers_deliver_each_notification_once(tmp_path: Path) -> None:
         try:
             for worker, log in zip(workers, logs, strict=True):
                 wait_for_log(log, "worker_started", worker)
-            ctx.store.write_sync(_due_notifications, created.merchant.id, receiver.url())
+            ctx.store.write_sync(due_vpay_notifications, created.merchant.id, receiver.url(), COUNT)
             receiver.wait_for(lambda: len(receiver.requests) >= COUNT, timeout=60)
         finally:
             for worker in workers:
