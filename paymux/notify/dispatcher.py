@@ -58,7 +58,7 @@ class Dispatcher:
         self._loops: list[asyncio.Task[None]] = []
         self._previous_wake: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Created in start(): they belong to the loop the dispatcher runs in.
+        # Made again in start(): an Event binds to the loop that first waits on it.
         self._wake = asyncio.Event()
         self._tick = asyncio.Event()
         self._job_lock = asyncio.Lock()
@@ -108,10 +108,14 @@ class Dispatcher:
         await asyncio.gather(*self._loops, return_exceptions=True)
         if self._ready:  # claimed, never started: free them for the next dispatcher now
             reserved, self._ready = list(self._ready), deque()
-            with contextlib.suppress(Exception):
+            try:
                 await self.ctx.store.write(outbox.release, reserved)
+            except Exception:  # their leases run out instead
+                log.exception("notify_release_failed")
         if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=self.config.timeout_s + 5)
+            _, stuck = await asyncio.wait(set(self._inflight), timeout=self.config.timeout_s + 5)
+            for task in stuck:  # only if recording hangs: the lease covers these rows
+                task.cancel()
         if self._deliverer is not None:
             await self._deliverer.close()
         self._loop = None
@@ -235,10 +239,12 @@ class Dispatcher:
             )
         except Exception as exc:
             for *_, future in batch:
-                future.set_exception(exc)
+                if not future.done():
+                    future.set_exception(exc)
             return
         for (*_, future), outcome in zip(batch, outcomes, strict=True):
-            future.set_result(outcome)
+            if not future.done():  # its attempt was cancelled while stopping
+                future.set_result(outcome)
 
     # -- timed jobs and the clock ------------------------------------------------------------
 
