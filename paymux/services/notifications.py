@@ -104,54 +104,59 @@ def enqueue(
     return int(result.inserted_primary_key[0])
 
 
+def _write(
+    uow: UnitOfWork,
+    dialect: str,
+    merchant_id: str,
+    event: str,
+    ref: str,
+    make: Callable[[Credential | None, int], Outbound | None],
+) -> None:
+    """Let the dialect's notifier build the message (signed with the current credential)."""
+    cred = current_credential(uow, merchant_id, dialect)
+    message = make(cred, uow.env.clock.now_ms())
+    if message is not None:
+        enqueue(
+            uow, merchant_id=merchant_id, dialect=dialect, event=event, ref=ref, message=message
+        )
+
+
 def notify_order(uow: UnitOfWork, event: str, order: Order) -> None:
     """Write the order's notification if its dialect sends one and the order has a URL."""
     notifier = uow.env.notifiers.get(order.dialect)
-    if notifier is None:
-        return
-    cred = current_credential(uow, order.merchant_id, order.dialect)
-    message = notifier.order_event(event, order, cred, uow.env.clock.now_ms())
-    if message is not None:
-        enqueue(
+    if notifier is not None:
+        _write(
             uow,
-            merchant_id=order.merchant_id,
-            dialect=order.dialect,
-            event=event,
-            ref=order.order_no,
-            message=message,
+            order.dialect,
+            order.merchant_id,
+            event,
+            order.order_no,
+            lambda cred, now_ms: notifier.order_event(event, order, cred, now_ms),
         )
 
 
 def notify_refund(uow: UnitOfWork, event: str, refund: Refund, order: Order) -> None:
     notifier = uow.env.notifiers.get(order.dialect)
-    if notifier is None:
-        return
-    cred = current_credential(uow, order.merchant_id, order.dialect)
-    message = notifier.refund_event(event, refund, order, cred, uow.env.clock.now_ms())
-    if message is not None:
-        enqueue(
+    if notifier is not None:
+        _write(
             uow,
-            merchant_id=order.merchant_id,
-            dialect=order.dialect,
-            event=event,
-            ref=refund.refund_no,
-            message=message,
+            order.dialect,
+            order.merchant_id,
+            event,
+            refund.refund_no,
+            lambda cred, now_ms: notifier.refund_event(event, refund, order, cred, now_ms),
         )
 
 
 def notify_withdrawal(uow: UnitOfWork, event: str, withdrawal: Withdrawal) -> None:
     """Write the withdrawal's notification if its dialect reports withdrawals."""
     notifier = uow.env.notifiers.get(withdrawal.dialect)
-    if not isinstance(notifier, WithdrawalNotifier):
-        return
-    cred = current_credential(uow, withdrawal.merchant_id, withdrawal.dialect)
-    message = notifier.withdrawal_event(event, withdrawal, cred, uow.env.clock.now_ms())
-    if message is not None:
-        enqueue(
+    if isinstance(notifier, WithdrawalNotifier):
+        _write(
             uow,
-            merchant_id=withdrawal.merchant_id,
-            dialect=withdrawal.dialect,
-            event=event,
-            ref=withdrawal.withdrawal_no,
-            message=message,
+            withdrawal.dialect,
+            withdrawal.merchant_id,
+            event,
+            withdrawal.withdrawal_no,
+            lambda cred, now_ms: notifier.withdrawal_event(event, withdrawal, cred, now_ms),
         )

@@ -351,12 +351,12 @@ async def account_info(request: Request, account_id: FromPath[str]) -> Response[
     return reply(request, wire.account_data(account))
 
 
-@post("/accounts/recharge")
-async def account_recharge(request: Request) -> Response[bytes]:
+async def _move_outside(request: Request, move: Any, time_field: str) -> Response[bytes]:
+    """Recharge and withdraw: money in from, or out to, the world outside paymux."""
     ctx, owner, params = await _account_caller(request, {"account_id", "amount"})
     account_id = fields.text(params, "account_id", pattern=ACCOUNT_RE)
     amount = fields.amount(params)
-    entry, account = await ctx.store.write(ledger.recharge, account_id, amount, owner)
+    entry, account = await ctx.store.write(move, account_id, amount, owner)
     return reply(
         request,
         {
@@ -364,27 +364,19 @@ async def account_recharge(request: Request) -> Response[bytes]:
             "transaction_id": str(entry),
             "amount": amount,
             "balance": account.balance,
-            "recharge_time": wire.utc_time(ctx.env.clock.now()),
+            time_field: wire.utc_time(ctx.env.clock.now()),
         },
     )
+
+
+@post("/accounts/recharge")
+async def account_recharge(request: Request) -> Response[bytes]:
+    return await _move_outside(request, ledger.recharge, "recharge_time")
 
 
 @post("/accounts/withdraw")
 async def account_withdraw(request: Request) -> Response[bytes]:
-    ctx, owner, params = await _account_caller(request, {"account_id", "amount"})
-    account_id = fields.text(params, "account_id", pattern=ACCOUNT_RE)
-    amount = fields.amount(params)
-    entry, account = await ctx.store.write(ledger.withdraw_now, account_id, amount, owner)
-    return reply(
-        request,
-        {
-            "account_id": account.id,
-            "transaction_id": str(entry),
-            "amount": amount,
-            "balance": account.balance,
-            "withdraw_time": wire.utc_time(ctx.env.clock.now()),
-        },
-    )
+    return await _move_outside(request, ledger.withdraw_now, "withdraw_time")
 
 
 @post("/accounts/transfer")
