@@ -34,6 +34,7 @@ from paymux.store.uow import UnitOfWork
 T = TypeVar("T")
 MAX_BATCH = 256
 PG_RETRY_SQLSTATES = {"40001", "40P01"}
+PG_GONE_SQLSTATES = {"57P01", "57P02", "57P03"}
 
 
 def is_sqlite(url: str) -> bool:
@@ -139,8 +140,13 @@ class Store:
             job.future.set_exception(exc)
 
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        with self.read_engine.connect() as conn, conn.begin():
-            return fn(UnitOfWork(conn, self.env), *args)
+        try:
+            with self.read_engine.connect() as conn, conn.begin():
+                return fn(UnitOfWork(conn, self.env), *args)
+        except DBAPIError as exc:
+            if _connection_lost(exc):
+                raise _unavailable(exc) from exc
+            raise
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(self.read_sync, fn, *args, limiter=self._limiter)
@@ -221,7 +227,7 @@ class Store:
                 sqlstate = getattr(exc.orig, "sqlstate", None)
                 if sqlstate in PG_RETRY_SQLSTATES and attempt < 7:
                     continue
-                if isinstance(exc, OperationalError) and sqlstate is None:
+                if _connection_lost(exc):
                     raise _unavailable(exc) from exc
                 raise
             uow.run_after_commit()
@@ -234,6 +240,19 @@ def _log_failure(future: Future[Any]) -> None:
         logging.getLogger("paymux.store").error(
             "background write failed", exc_info=future.exception()
         )
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    """The database is away (down, restarting, connection cut), not the request at fault.
+
+    No connection at all (no SQLSTATE), a connection-class error (08…), a
+    server shutting down or starting up (57P01–57P03), or a connection
+    SQLAlchemy recognised as dead: each is UNAVAILABLE, a 503 in every dialect.
+    """
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if exc.connection_invalidated or sqlstate in PG_GONE_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and (sqlstate is None or sqlstate.startswith("08"))
 
 
 def _unavailable(exc: BaseException) -> PaymuxError:
