@@ -13,6 +13,7 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from paymux import openapi
 from paymux.api import admin, channels, notifications, sandbox, withdrawals
 from paymux.api.errors import render_error as render_api_error
 from paymux.config import Settings
@@ -121,7 +122,7 @@ def create_app(ctx: Context) -> Litestar:
         + [sandbox.make_router(), admin.make_router(), cashier.make_router()]
         + [notifications.make_router(), notifications.metrics]
         + [withdrawals.make_router(), wallet.make_router(), console.make_router()]
-        + [channels.make_router()],
+        + [channels.make_router(), openapi.make_router()],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=ctx.settings.max_body_bytes,
         # The embedded dispatcher: started with the app, stopped before the store closes.
