@@ -238,3 +238,13 @@ class Integrations:
             assert time.monotonic() - started < 5, f"{dialect} took too long to answer"
             result[dialect] = Outcome(self.status, code)
         return result
+
+    def wait_until_available(self, timeout: float = 30) -> dict[str, Outcome]:
+        """Probe every dialect until none answers 503 (the outage is over); their outcomes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            outcomes = self.outcomes()
+            if all(outcome.status != 503 for outcome in outcomes.values()):
+                return outcomes
+            assert time.monotonic() < deadline, outcomes
+            time.sleep(0.2)

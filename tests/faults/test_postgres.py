@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from paymux.dialects.vpay.client import VpayClient, VpayError
-from tests.faults.conftest import UNAVAILABLE, Integrations, Outcome, private_cluster
+from tests.faults.conftest import UNAVAILABLE, Integrations, private_cluster
 from tests.processes import paymux_env, serve
 
 TOKEN = "faults-" + secrets.token_hex(8)
@@ -51,16 +51,6 @@ class Load:
         self.thread.join(30)
 
 
-def _wait_until_available(integrations: Integrations, timeout: float = 30) -> dict[str, Outcome]:
-    deadline = time.monotonic() + timeout
-    while True:
-        outcomes = integrations.outcomes()
-        if all(outcome.status != 503 for outcome in outcomes.values()):
-            return outcomes
-        assert time.monotonic() < deadline, outcomes
-        time.sleep(0.2)
-
-
 def test_postgres_down_is_a_503_in_every_dialect_and_loses_no_write(tmp_path: Path) -> None:
     with private_cluster() as cluster:
         env = paymux_env(
@@ -84,7 +74,7 @@ def test_postgres_down_is_a_503_in_every_dialect_and_loses_no_write(tmp_path: Pa
                 assert down == UNAVAILABLE, down
                 time.sleep(0.5)  # the load keeps knocking
                 cluster.ctl("start")
-                after = _wait_until_available(integrations)
+                after = integrations.wait_until_available()
                 assert after.keys() == before.keys()
                 time.sleep(0.5)
             assert set(load.refusals) <= {"SYSTEM.UNAVAILABLE"}, load.refusals
