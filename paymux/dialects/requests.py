@@ -35,6 +35,9 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
         value = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise PaymuxError(ErrorCode.MALFORMED_BODY, f"malformed JSON: {exc}") from None
+    except UnicodeDecodeError:
+        # msgspec checks UTF-8 inside strings while decoding them, and says so this way.
+        raise PaymuxError(ErrorCode.MALFORMED_BODY, "the body is not valid UTF-8") from None
     if not isinstance(value, dict):
         raise PaymuxError(ErrorCode.MALFORMED_BODY, "request body must be a JSON object")
     return value
