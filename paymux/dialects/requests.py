@@ -38,6 +38,9 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         # msgspec checks UTF-8 inside strings while decoding them, and says so this way.
         raise PaymuxError(ErrorCode.MALFORMED_BODY, "the body is not valid UTF-8") from None
+    except RecursionError:
+        # msgspec recurses per nesting level; about a thousand levels exhaust the stack.
+        raise PaymuxError(ErrorCode.MALFORMED_BODY, "JSON is nested too deeply") from None
     if not isinstance(value, dict):
         raise PaymuxError(ErrorCode.MALFORMED_BODY, "request body must be a JSON object")
     return value
