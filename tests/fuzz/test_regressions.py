@@ -26,3 +26,25 @@ def test_deeply_nested_json_is_a_malformed_body(depth: int) -> None:
     with pytest.raises(PaymuxError) as caught:
         decode_json_object(b'{"a": ' + b"[" * depth + b"]" * depth + b"}")
     assert caught.value.code is ErrorCode.MALFORMED_BODY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"amount": 1, "amount": 100}',
+        b'{"url": "http://a:1/b", "x": {"k": 1, "k": 2}}',
+        b'{"lines": [{"itemId": "a", "itemId": "b"}]}',
+    ],
+)
+def test_duplicate_json_keys_are_refused(body: bytes) -> None:
+    """msgspec silently kept the last of two equal keys; now the request is refused."""
+    with pytest.raises(PaymuxError) as caught:
+        decode_json_object(body)
+    assert caught.value.code is ErrorCode.INVALID_PARAMS
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"notify_url": "http://a:1/b", "t": "12:00:00"}', b'{"a": {"b": [{"c": ":"}]}}']
+)
+def test_colons_in_values_are_not_duplicates(body: bytes) -> None:
+    assert decode_json_object(body)
