@@ -14,6 +14,8 @@ from typing import Any
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.money import check_amount, parse_minor_string
 
+INTEGER_TEXT = re.compile(r"-?[0-9]{1,18}")
+
 
 def text(
     params: Mapping[str, Any],
@@ -60,7 +62,8 @@ def integer(
     value = params.get(name)
     if value is None or value == "":
         return default
-    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+    # At most 18 digits: every bound fits, and int() never meets a string it cannot convert.
+    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise PaymuxError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from paymux.core.errors import ErrorCode, PaymuxError
+from paymux.dialects import fields
 from paymux.dialects.requests import decode_json_object
 
 
@@ -48,3 +49,17 @@ def test_duplicate_json_keys_are_refused(body: bytes) -> None:
 )
 def test_colons_in_values_are_not_duplicates(body: bytes) -> None:
     assert decode_json_object(body)
+
+
+@pytest.mark.parametrize("text", ["--1", "-", "9" * 5000, "1-", " 1", "١"])
+def test_integer_parameter_text(text: str) -> None:
+    """`page=--1` (lstrip("-") let it through to int()) and 5,000 digits (past int()'s limit)
+    raised ValueError in fields.integer: a 500 on every paged GET."""
+    with pytest.raises(PaymuxError) as caught:
+        fields.integer({"page": text}, "page", default=1, minimum=1, maximum=10**6)
+    assert caught.value.code is ErrorCode.INVALID_PARAMS
+
+
+def test_integer_parameter_in_range() -> None:
+    assert fields.integer({"page": "-0"}, "page", default=1, minimum=0, maximum=1) == 0
+    assert fields.integer({"page": "42"}, "page", default=1, minimum=1, maximum=100) == 42
