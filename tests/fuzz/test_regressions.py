@@ -7,11 +7,14 @@ crashed, so a regression points at its cause.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.dialects import fields
 from paymux.dialects.requests import decode_json_object
+from paymux.dialects.vpay.client import VpayClient
+from tests.harness import Server
 
 
 def test_invalid_utf8_in_a_json_string_is_a_malformed_body() -> None:
@@ -63,3 +66,15 @@ def test_integer_parameter_text(text: str) -> None:
 def test_integer_parameter_in_range() -> None:
     assert fields.integer({"page": "-0"}, "page", default=1, minimum=0, maximum=1) == 0
     assert fields.integer({"page": "42"}, "page", default=1, minimum=1, maximum=100) == 42
+
+
+@pytest.mark.parametrize("sign", ["é" * 64, "签名", "ABC"])
+def test_vpay_sign_that_is_not_hex(server: Server, sign: str) -> None:
+    """`sign: "é…"` reached hmac.compare_digest, which raises TypeError on non-ASCII text:
+    a 500 on every signed vpay endpoint. Now a malformed common parameter (400)."""
+    creds = server.create_merchant()["vpay"]
+    client = VpayClient(server.base_url, creds["app_id"], creds["secret_key"])
+    params = client.sign_params({"merchant_order_id": "R1", "amount": 1, "channel": "QR_CODE"})
+    response = httpx.post(server.base_url + "/api/v1/orders/create", json={**params, "sign": sign})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "ORDER.INVALID_PARAMS"

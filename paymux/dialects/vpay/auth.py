@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 NONCE_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 KEY_RE = re.compile(r"[0-9A-Za-z]{1,32}")
+# HMAC-SHA256 as hex; anything else (non-ASCII above all) cannot be compared in constant time.
+SIGN_RE = re.compile(r"[0-9A-Fa-f]{64}")
 COMMON = {"app_id", "timestamp", "nonce_str", "sign", "sign_type"}
 # What a signed parameter may be: the scalars a merchant's `k=v` string can print.
 SCALARS = (str, int, float, bool, type(None))
@@ -59,7 +61,7 @@ async def authenticate(request: Request, ctx: Context, params: dict[str, Any]) -
     app_id = fields.text(params, "app_id", pattern=KEY_RE)
     timestamp = fields.text(params, "timestamp", max_len=14)
     nonce = fields.text(params, "nonce_str", pattern=NONCE_RE)
-    signature = fields.text(params, "sign", max_len=128)
+    signature = fields.text(params, "sign", max_len=128, pattern=SIGN_RE)
     sign_type = fields.text(params, "sign_type", required=False, max_len=16)
     if sign_type and sign_type != "HMAC-SHA256":
         raise PaymuxError(
