@@ -27,9 +27,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 merchant_app = typer.Typer(help="Merchants and their credentials.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Secrets at rest and the master key.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(notify_app, name="notify")
 app.add_typer(operator_app, name="operator")
 app.command()(worker)
@@ -164,6 +166,52 @@ def ledger_check(database_url: DatabaseUrl = None) -> None:
     for problem in problems:
         console.print(f"[red]{problem.what}[/red] {problem.detail}")
     raise typer.Exit(1)
+
+
+@secrets_app.command("rotate-master-key")
+def rotate_master_key(
+    drop_previous: Annotated[
+        bool, typer.Option(help="Forget the old key once nothing at rest needs it.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Re-seal every secret at rest under a new master key, while paymux keeps running.
+
+    With a key file: a new key goes in front of the old one (both open, the new one
+    seals), running processes pick the file up within a second, then everything is
+    re-sealed. With PAYMUX_MASTER_KEY: set the new key there and the old one in
+    PAYMUX_MASTER_KEY_PREVIOUS on every process first; this re-seals under the new one.
+    """
+    import time
+
+    from paymux.context import master_box
+    from paymux.secretbox import RELOAD_S, SecretBox, new_master_key, write_key_file
+    from paymux.services import keys
+
+    settings = settings_from(database_url)
+    box = master_box(settings)
+    if not settings.master_key:
+        write_key_file(settings.master_key_path, [new_master_key(), *box.keys])
+        time.sleep(2 * RELOAD_S)  # every process now seals with the new key
+    ctx = build_context(settings)
+    try:
+        counts = ctx.store.write_sync(keys.reseal_all)
+        current = ctx.env.box.keys[0]
+        left = ctx.store.read_sync(keys.unopenable, SecretBox([current]))
+    finally:
+        ctx.close()
+    console.print(
+        f"re-sealed under master key {ctx.env.box.key_id}: "
+        + ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    )
+    if left:
+        console.print(f"[red]{left} values still need an older key: run the command again[/red]")
+        raise typer.Exit(1)
+    if drop_previous and not settings.master_key:
+        write_key_file(settings.master_key_path, [current])
+        console.print("previous master keys forgotten")
+    elif settings.master_key_previous or len(ctx.env.box.keys) > 1:
+        console.print("older keys still open secrets until you remove them (--drop-previous)")
 
 
 @app.command()

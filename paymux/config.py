@@ -23,6 +23,10 @@ class Settings:
     mode: str = "sandbox"  # sandbox | production
     admin_token: str = ""
     master_key: str = ""
+    # Comma-separated keys that still open (not seal) secrets during a rotation.
+    master_key_previous: str = ""
+    # Where the master key lives when PAYMUX_MASTER_KEY is not set; "" = <data dir>/master.key.
+    master_key_file: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
     tz_offset_hours: int = 8
     sqlite_synchronous: str = "FULL"
@@ -46,6 +50,10 @@ class Settings:
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "paymux.db"
+
+    @property
+    def master_key_path(self) -> Path:
+        return Path(self.master_key_file) if self.master_key_file else self.data_dir / "master.key"
 
     @property
     def effective_database_url(self) -> str:
@@ -76,6 +84,8 @@ class Settings:
             mode=mode,
             admin_token=env.get("PAYMUX_ADMIN_TOKEN", ""),
             master_key=env.get("PAYMUX_MASTER_KEY", ""),
+            master_key_previous=env.get("PAYMUX_MASTER_KEY_PREVIOUS", ""),
+            master_key_file=env.get("PAYMUX_MASTER_KEY_FILE", ""),
             public_base_url=env.get("PAYMUX_PUBLIC_URL", "").rstrip("/"),
             tz_offset_hours=_int("PAYMUX_TZ_OFFSET_HOURS", 8),
             sqlite_synchronous=env.get("PAYMUX_SQLITE_SYNCHRONOUS", "FULL").upper(),

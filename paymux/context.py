@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from paymux.config import Settings, read_or_create_secret_file
 from paymux.core.ids import Snowflake
-from paymux.secretbox import SecretBox
+from paymux.secretbox import SecretBox, read_key_file
 from paymux.services import platform
 from paymux.services.access import (
     DbRateLimiter,
@@ -61,6 +61,15 @@ def admin_token_for(settings: Settings) -> str:
     return settings.admin_token or read_or_create_secret_file(settings.data_dir / "admin-token")
 
 
+def master_box(settings: Settings) -> SecretBox:
+    """The master keys: PAYMUX_MASTER_KEY (+ _PREVIOUS) if set, else the key file (watched)."""
+    if settings.master_key:
+        previous = [key.strip() for key in settings.master_key_previous.split(",") if key.strip()]
+        return SecretBox([settings.master_key, *previous])
+    path = settings.master_key_path
+    return SecretBox(read_key_file(path), key_file=path)
+
+
 def shared_state(
     settings: Settings, store: Store, single_process: bool
 ) -> tuple[NonceStore, RateLimiter]:
@@ -83,8 +92,7 @@ def build_context(
 ) -> Context:
     """`single_process` is False for `serve --workers N` and workers sharing one database."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    master = settings.master_key or read_or_create_secret_file(settings.data_dir / "master.key")
-    env = Env(settings=settings, clock=Clock(), ids=Snowflake(0), box=SecretBox(master))
+    env = Env(settings=settings, clock=Clock(), ids=Snowflake(0), box=master_box(settings))
     store = Store(settings.effective_database_url, env, synchronous=settings.sqlite_synchronous)
     if migrate:
         upgrade(store.write_engine)
