@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -150,9 +151,13 @@ def merchant_list(database_url: DatabaseUrl = None) -> None:
 @ledger_app.command("check")
 def ledger_check(database_url: DatabaseUrl = None) -> None:
     """Recompute every balance from the journal; exit 1 and report on any difference."""
+    report_ledger(open_context(database_url))
+
+
+def report_ledger(ctx: Context) -> None:
+    """Run the ledger check on `ctx` (closing it) and print the result; exit 1 if not clean."""
     from paymux.services import ledger
 
-    ctx = open_context(database_url)
     try:
         problems = ctx.store.read_sync(ledger.check_ledger)
     finally:
@@ -166,6 +171,50 @@ def ledger_check(database_url: DatabaseUrl = None) -> None:
     for problem in problems:
         console.print(f"[red]{problem.what}[/red] {problem.detail}")
     raise typer.Exit(1)
+
+
+@app.command()
+def backup(
+    destination: Annotated[Path, typer.Argument(help="A new (or empty) directory.")],
+    with_master_key: Annotated[
+        bool, typer.Option(help="Also copy the master key (keep such a backup doubly safe).")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Copy the database while paymux runs (consistent: one snapshot) into DESTINATION."""
+    from paymux import backup as backups
+
+    try:
+        made = backups.backup(
+            settings_from(database_url), destination, with_master_key=with_master_key
+        )
+    except backups.BackupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"[green]backup written[/green] to {destination}: {made.database} at revision "
+        f"{made.revision}, secrets sealed with master key {made.master_key_id}"
+        + ("" if made.master_key_included else " (not included: keep it safe separately)")
+    )
+
+
+@app.command()
+def restore(
+    source: Annotated[Path, typer.Argument(help="A directory made by `paymux backup`.")],
+    force: Annotated[bool, typer.Option(help="Replace an existing database.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Restore a backup into this data directory (or empty database), then check the ledger."""
+    from paymux import backup as backups
+
+    settings = settings_from(database_url)
+    try:
+        made = backups.restore(settings, source, force=force)
+    except backups.BackupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"restored the {made.database} backup of {made.created_at}")
+    report_ledger(build_context(settings))
 
 
 @secrets_app.command("rotate-master-key")
