@@ -14,6 +14,7 @@ job is rolled back first, so a retry is safe).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -79,9 +80,14 @@ def make_engine(url: str, *, writer: bool, synchronous: str = "FULL") -> Engine:
 
 @dataclass(slots=True)
 class _Job:
+    """A queued write. `loop` is set when an event loop awaits it: its asyncio future is
+    resolved on that loop, one wake-up per batch (`_resolve`), instead of a thread-safe
+    future and a wake-up per job."""
+
     fn: Callable[..., Any]
     args: tuple[Any, ...]
-    future: Future[Any] = field(default_factory=Future)
+    future: Future[Any] | asyncio.Future[Any] = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop | None = None
     uow: UnitOfWork | None = None
 
 
@@ -118,9 +124,10 @@ class Store:
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         if self.sqlite:
-            job = _Job(fn, args)
-            self._queue.put(job)
-            return await asyncio.wrap_future(job.future)
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[T] = loop.create_future()
+            self._queue.put(_Job(fn, args, future, loop))
+            return await future
         return await anyio.to_thread.run_sync(self._pg_write, fn, args, limiter=self._limiter)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -202,17 +209,21 @@ class Store:
                     job.uow = uow
                     results.append((job, value, None))
         except Exception as exc:  # the commit itself failed: nobody is acknowledged
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(_unavailable(exc))
-            return
+            results = [(job, None, _unavailable(exc)) for job in batch]
+        waiting: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
         for job, value, error in results:
-            if error is not None:
+            if job.loop is not None:
+                waiting.setdefault(job.loop, []).append((job, value, error))
+            elif error is not None:
                 job.future.set_exception(error)
             else:
                 job.future.set_result(value)
-                if job.uow is not None:
-                    job.uow.run_after_commit()
+        for loop, answers in waiting.items():
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, answers)
+        for job, _value, error in results:
+            if error is None and job.uow is not None:
+                job.uow.run_after_commit()
 
     # -- PostgreSQL ---------------------------------------------------------------------------
 
@@ -233,6 +244,17 @@ class Store:
             uow.run_after_commit()
             return value
         raise AssertionError("unreachable")
+
+
+def _resolve(answers: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    """On the awaiting loop: answer a batch's callers (a cancelled caller is skipped)."""
+    for job, value, error in answers:
+        if job.future.done():
+            continue
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(value)
 
 
 def _log_failure(future: Future[Any]) -> None:
