@@ -13,6 +13,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import Credential, Merchant
 from paymux.store import tables as t
+from paymux.store.sql import Prepared
 from paymux.store.uow import UnitOfWork
 
 _ALNUM = string.ascii_lowercase + string.digits
@@ -106,14 +107,14 @@ def add_credential(
     )
 
 
-_GET_MERCHANT = select(t.merchants).where(t.merchants.c.id == bindparam("merchant_id"))
+_GET_MERCHANT = Prepared(select(t.merchants).where(t.merchants.c.id == bindparam("merchant_id")))
 
 
 def get_merchant(uow: UnitOfWork, merchant_id: str) -> Merchant:
-    row = uow.conn.execute(_GET_MERCHANT, {"merchant_id": merchant_id}).first()
+    row = _GET_MERCHANT.first(uow.conn, {"merchant_id": merchant_id})
     if row is None:
         raise PaymuxError(ErrorCode.MERCHANT_NOT_FOUND, f"merchant {merchant_id} not found")
-    return Merchant.from_row(row)
+    return Merchant.from_mapping(row)
 
 
 def find_by_key(uow: UnitOfWork, dialect: str, key_id: str) -> tuple[Merchant, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from paymux.services import ledger
 from paymux.services.merchants import get_merchant
 from paymux.services.notifications import notify_order
 from paymux.store import tables as t
+from paymux.store.sql import Prepared
 from paymux.store.uow import UnitOfWork
 
 ORD = t.orders.c
@@ -80,11 +82,11 @@ def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
     )
     if uow.conn.dialect.name == "sqlite":
         # One writer thread serializes SQLite writes: the lookup above cannot be raced.
-        values["id"] = uow.conn.execute(_INSERT, values).inserted_primary_key[0]
+        values["id"] = _INSERT.insert(uow.conn, values)
         return Order.from_mapping(values), True
     try:
         with uow.conn.begin_nested():
-            values["id"] = uow.conn.execute(_INSERT, values).inserted_primary_key[0]
+            values["id"] = _INSERT.insert(uow.conn, values)
     except IntegrityError:
         # A concurrent create of the same merchant order no won the race.
         existing = _find_by_merchant_no(uow, cmd.merchant_id, cmd.merchant_order_no)
@@ -94,31 +96,36 @@ def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
     return Order.from_mapping(values), True
 
 
-def _same_or_exists(uow: UnitOfWork, row: Any, digest: str) -> Order:
-    if row.request_digest != digest:
+def _same_or_exists(uow: UnitOfWork, row: Mapping[str, Any], digest: str) -> Order:
+    if row["request_digest"] != digest:
         raise PaymuxError(
             ErrorCode.ORDER_EXISTS,
-            f"merchant order no {row.merchant_order_no} already exists with different parameters",
+            f"merchant order no {row['merchant_order_no']} already exists with different "
+            "parameters",
         )
-    return Order.from_row(row)
+    return Order.from_mapping(row)
 
 
-_BY_MERCHANT_NO = select(t.orders).where(
-    ORD.merchant_id == bindparam("m"), ORD.merchant_order_no == bindparam("n")
+_BY_MERCHANT_NO = Prepared(
+    select(t.orders).where(
+        ORD.merchant_id == bindparam("m"), ORD.merchant_order_no == bindparam("n")
+    )
 )
-_BY_NO = select(t.orders).where(ORD.order_no == bindparam("n"))
-_INSERT = insert(t.orders)
+_BY_NO = Prepared(select(t.orders).where(ORD.order_no == bindparam("n")))
+_INSERT = Prepared(insert(t.orders))
 
 
-def _find_by_merchant_no(uow: UnitOfWork, merchant_id: str, merchant_order_no: str) -> Any:
-    return uow.conn.execute(_BY_MERCHANT_NO, {"m": merchant_id, "n": merchant_order_no}).first()
+def _find_by_merchant_no(
+    uow: UnitOfWork, merchant_id: str, merchant_order_no: str
+) -> Mapping[str, Any] | None:
+    return _BY_MERCHANT_NO.first(uow.conn, {"m": merchant_id, "n": merchant_order_no})
 
 
 def get_by_no(uow: UnitOfWork, order_no: str) -> Order:
-    row = uow.conn.execute(_BY_NO, {"n": order_no}).first()
+    row = _BY_NO.first(uow.conn, {"n": order_no})
     if row is None:
         raise PaymuxError(ErrorCode.ORDER_NOT_FOUND, f"order {order_no} not found")
-    return Order.from_row(row)
+    return Order.from_mapping(row)
 
 
 def find_order(
@@ -142,7 +149,7 @@ def find_order(
         row = _find_by_merchant_no(uow, merchant_id, merchant_order_no)
         if row is None:
             raise PaymuxError(ErrorCode.ORDER_NOT_FOUND, f"order {merchant_order_no} not found")
-        return Order.from_row(row)
+        return Order.from_mapping(row)
     raise PaymuxError(ErrorCode.MISSING_PARAM, "an order number is required")
 
 

@@ -1,21 +1,161 @@
-"""Small SQL helpers that differ between SQLite and PostgreSQL."""
+"""Small SQL helpers that differ between SQLite and PostgreSQL, and prepared hot-path statements."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Dialect, Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.base import Executable
 
-_IGNORE: dict[tuple[str, str], Any] = {}
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """A statement as the SQLite driver runs it: SQL text, where each parameter comes
+    from (a caller's key, or a value fixed in the statement), and how rows come back."""
+
+    sql: str
+    binds: tuple[tuple[str, Any, Processor], ...]  # (key, fixed value or _CALLER, processor)
+    columns: tuple[tuple[str, Processor], ...]
+
+
+_CALLER = object()
+
+
+class Prepared:
+    """A Core statement run on the SQLite driver directly, through SQLAlchemy elsewhere.
+
+    SQLAlchemy's `Connection.execute` costs ≈ 45 µs of Python per statement
+    (options, events, the result object) where the sqlite3 driver needs ≈ 5 µs.
+    On the embedded store that Python runs on the writer thread and holds the
+    GIL the event loop needs, so on hot paths it is most of a request's cost
+    (profiled with py-spy; see docs/performance.md). The statement is compiled
+    by SQLAlchemy once per shape, and parameters and rows pass through the
+    column types' own bind and result processors, so a row written here reads
+    back exactly as one written through SQLAlchemy (dates, JSON, booleans).
+    Rows are returned as mappings on every backend.
+    """
+
+    __slots__ = ("_forms", "statement")
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._forms: dict[tuple[str, ...], _Form] = {}
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        if conn.dialect.name != "sqlite":
+            return [row._mapping for row in conn.execute(self.statement, dict(params))]
+        form = self._form(conn.dialect, params)
+        cursor = _driver(conn).execute(form.sql, _values(form, params))
+        return [_row(form, values) for values in cursor.fetchall()]
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        if conn.dialect.name != "sqlite":
+            row = conn.execute(self.statement, dict(params)).first()
+            return None if row is None else row._mapping
+        form = self._form(conn.dialect, params)
+        values = _driver(conn).execute(form.sql, _values(form, params)).fetchone()
+        return None if values is None else _row(form, values)
+
+    def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        row = self.first(conn, params)
+        return None if row is None else next(iter(row.values()))
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Execute a write; returns the number of rows it changed."""
+        if conn.dialect.name != "sqlite":
+            return conn.execute(self.statement, dict(params)).rowcount
+        form = self._form(conn.dialect, params)
+        return _driver(conn).execute(form.sql, _values(form, params)).rowcount
+
+    def insert(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Execute an INSERT of one row; returns its primary key."""
+        if conn.dialect.name != "sqlite":
+            return conn.execute(self.statement, dict(params)).inserted_primary_key[0]
+        form = self._form(conn.dialect, params)
+        return _driver(conn).execute(form.sql, _values(form, params)).lastrowid
+
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute a write once per row (`executemany`)."""
+        if not rows:
+            return
+        if conn.dialect.name != "sqlite":
+            conn.execute(self.statement, [dict(row) for row in rows])
+            return
+        form = self._form(conn.dialect, rows[0])
+        _driver(conn).executemany(form.sql, [_values(form, row) for row in rows])
+
+    def _form(self, dialect: Dialect, params: Mapping[str, Any]) -> _Form:
+        shape = tuple(params)
+        form = self._forms.get(shape)
+        if form is None:
+            form = self._forms[shape] = _compile(self.statement, dialect, shape)
+        return form
+
+
+def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Form:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    defaults = {}
+    if isinstance(statement, Insert):  # columns the caller left out take their scalar default
+        table = statement.table
+        for name in compiled.positiontup or ():
+            if name not in keys and name in table.c:
+                default = table.c[name].default
+                if default is None or not default.is_scalar:
+                    raise ValueError(f"{name} has no scalar default; pass it")
+                defaults[name] = default.arg
+    binds = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds[name]
+        if bind.expanding:
+            raise ValueError("expanding (IN) parameters are not supported")
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if name in keys:
+            binds.append((name, _CALLER, processor))
+        elif name in defaults:
+            binds.append((name, defaults[name], processor))
+        elif not bind.required:
+            binds.append((name, bind.effective_value, processor))
+        else:
+            raise ValueError(f"parameter {name} is required")
+    columns = tuple(
+        (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+        for column in getattr(statement, "exported_columns", ())
+    )
+    return _Form(compiled.string, tuple(binds), columns)
+
+
+def _driver(conn: Connection) -> Any:
+    return conn.connection.driver_connection
+
+
+def _values(form: _Form, params: Mapping[str, Any]) -> list[Any]:
+    values = []
+    for name, fixed, processor in form.binds:
+        value = params[name] if fixed is _CALLER else fixed
+        values.append(value if processor is None else processor(value))
+    return values
+
+
+def _row(form: _Form, values: Sequence[Any]) -> dict[str, Any]:
+    return {
+        key: value if processor is None else processor(value)
+        for (key, processor), value in zip(form.columns, values, strict=True)
+    }
+
+
+_IGNORE: dict[tuple[str, str], Prepared] = {}
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING; returns 1 when the row was inserted.
 
-    The statement is built once per (dialect, table) and executed with bound
-    parameters, which keeps SQLAlchemy's per-call overhead off the hot path.
+    The statement is built once per (dialect, table) and prepared (`Prepared`).
     `preserve_rowcount` is needed for the count to be reported for an INSERT
     on psycopg (SQLAlchemy otherwise answers -1, which reads as "inserted").
     """
@@ -23,7 +163,7 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> int
     statement = _IGNORE.get(key)
     if statement is None:
         make = sqlite_insert if key[0] == "sqlite" else pg_insert
-        statement = _IGNORE[key] = (
+        statement = _IGNORE[key] = Prepared(
             make(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
         )
-    return conn.execute(statement, values).rowcount
+    return statement.run(conn, values)
