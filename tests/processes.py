@@ -43,16 +43,21 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], log: Path, *args: str) -> Iterator[Process]:
-    """`paymux serve` on a free port; waits until it answers, terminates it at the end."""
+def serve(
+    env: dict[str, str], log: Path, *args: str, errors: Path | None = None
+) -> Iterator[Process]:
+    """`paymux serve` on a free port; waits until it answers, terminates it at the end.
+
+    Its output goes to `log`; its stderr (the JSON logs) to `errors` when given.
+    """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with log.open("ab") as out:
+    with log.open("ab") as out, (errors or log).open("ab") as err:
         proc = subprocess.Popen(
             [PAYMUX, "serve", "--port", str(port), *args],
             env={**env, "PAYMUX_PUBLIC_URL": base_url},
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=err if errors else subprocess.STDOUT,
         )
     process = Process(proc, base_url, log)
     try:
