@@ -120,8 +120,20 @@ async def form_or_json(request: Request) -> dict[str, Any]:
     )
 
 
+def refuse_body(request: Request) -> None:
+    """A GET carries its parameters in the URL; a body on one would go unread and unsigned.
+
+    Refusing it, rather than ignoring it, keeps a client that put its
+    parameters in the wrong place from getting an answer to another question,
+    and gives a smuggled second request nothing to hide in.
+    """
+    if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
+        raise PaymuxError(ErrorCode.MALFORMED_BODY, "a GET request takes no body")
+
+
 def query_params(request: Request) -> dict[str, str]:
     """Query parameters; a parameter given twice is an error (it would be signed ambiguously)."""
+    refuse_body(request)
     params: dict[str, str] = {}
     for key, value in parse_qsl(
         request.scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True

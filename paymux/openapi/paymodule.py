@@ -186,6 +186,7 @@ def openapi(server_url: str = "") -> Schema:
                 "Database and notification dispatcher health (no caller identification)",
                 {
                     "200": reply("UP or DEGRADED", envelope(HEALTH)),
+                    "400": reply("a body on the GET", ref("Error400")),
                     "503": reply(
                         "the database cannot be read",
                         obj({"code": {"const": 503}, "msg": string(), "data": HEALTH}),

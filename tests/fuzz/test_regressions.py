@@ -78,3 +78,10 @@ def test_vpay_sign_that_is_not_hex(server: Server, sign: str) -> None:
     response = httpx.post(server.base_url + "/api/v1/orders/create", json={**params, "sign": sign})
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "ORDER.INVALID_PARAMS"
+
+
+@pytest.mark.parametrize("path", ["/paycgi/platform-key", "/api/health", "/api/v1/orders/list"])
+def test_a_body_on_a_get_is_refused(server: Server, path: str) -> None:
+    """GETs answered as if their body were not there; now refused (400) in the dialect's shape."""
+    response = httpx.request("GET", server.base_url + path, content=b'{"a": 1}')
+    assert response.status_code == 400, response.text

@@ -15,7 +15,7 @@ from paymux.dialects import fields
 from paymux.dialects.paymodule import wire
 from paymux.dialects.paymodule.auth import caller
 from paymux.dialects.paymodule.codes import SUCCESS
-from paymux.dialects.requests import json_object
+from paymux.dialects.requests import json_object, refuse_body
 from paymux.notify import outbox
 from paymux.services import payments
 from paymux.services.urls import check_url
@@ -94,6 +94,7 @@ def _order_no(raw: str) -> str:
 
 async def _payment(request: Request, order_id: str) -> tuple[Context, payments.Payment]:
     ctx = _ctx(request)
+    refuse_body(request)
     merchant = await caller(request, ctx)
     payment = await ctx.store.read(payments.get_payment, merchant.id, _order_no(order_id))
     return ctx, payment
@@ -122,6 +123,7 @@ async def health(request: Request) -> Response[bytes]:
     its health is judged by the outbox it drains: nothing due may wait long.
     """
     ctx = _ctx(request)
+    refuse_body(request)
     now = ctx.env.clock.now()
     data: dict[str, Any] = {
         "status": "UP",

@@ -14,6 +14,7 @@ from litestar import Request, Response, Router, get, post
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import Order, Refund
 from paymux.dialects import fields
+from paymux.dialects.requests import refuse_body
 from paymux.dialects.skillpay import auth, device, wire
 from paymux.dialects.skillpay.auth import authenticate
 from paymux.logs import log
@@ -191,6 +192,7 @@ async def platform_key(request: Request) -> Response[bytes]:
     lines and newlines removed), the other form keys are exchanged in.
     """
     ctx = _ctx(request)
+    refuse_body(request)
     kind = request.query_params.get("format", "pem")
     if kind not in ("pem", "base64"):
         raise PaymuxError(ErrorCode.INVALID_PARAMS, "format must be pem or base64", field="format")
