@@ -22,7 +22,7 @@ def sign_request(params: Mapping[str, Any], secret: str) -> str:
 
 
 def verify_request(params: Mapping[str, Any], secret: str, signature: str) -> bool:
-    return hmac.compare_digest(sign_request(params, secret), signature.lower())
+    return hmac.compare_digest(sign_request(params, secret).encode(), signature.lower().encode())
 
 
 def sign_callback(params: Mapping[str, Any], secret: str) -> str:
@@ -30,4 +30,4 @@ def sign_callback(params: Mapping[str, Any], secret: str) -> str:
 
 
 def verify_callback(params: Mapping[str, Any], secret: str, signature: str) -> bool:
-    return hmac.compare_digest(sign_callback(params, secret), signature.lower())
+    return hmac.compare_digest(sign_callback(params, secret).encode(), signature.lower().encode())

@@ -28,9 +28,10 @@ def sign(params: Mapping[str, Any], secret: str, *, keep_empty: bool = False) ->
 
 def verify(params: Mapping[str, Any], secret: str, signature: str) -> bool:
     """Accept the PHP rule (empty dropped) or the Java rule (empty strings kept)."""
-    given = signature.upper()
-    return hmac.compare_digest(sign(params, secret), given) or hmac.compare_digest(
-        sign({k: v for k, v in params.items() if v is not None}, secret, keep_empty=True), given
+    given = signature.upper().encode()
+    java = sign({k: v for k, v in params.items() if v is not None}, secret, keep_empty=True)
+    return hmac.compare_digest(sign(params, secret).encode(), given) or hmac.compare_digest(
+        java.encode(), given
     )
 
 
@@ -46,6 +47,5 @@ def pay_sign(api_key: str, nonce: str, order_no: str, timestamp_s: int | str, se
 def verify_pay_sign(
     api_key: str, nonce: str, order_no: str, timestamp_s: str, secret: str, signature: str
 ) -> bool:
-    return hmac.compare_digest(
-        pay_sign(api_key, nonce, order_no, timestamp_s, secret), signature.lower()
-    )
+    expected = pay_sign(api_key, nonce, order_no, timestamp_s, secret)
+    return hmac.compare_digest(expected.encode(), signature.lower().encode())

@@ -12,4 +12,5 @@ def sign(payload: bytes, nonce: str, timestamp_ms: str, secret: str) -> str:
 
 
 def verify(payload: bytes, nonce: str, timestamp_ms: str, secret: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(payload, nonce, timestamp_ms, secret), signature.lower())
+    expected = sign(payload, nonce, timestamp_ms, secret)
+    return hmac.compare_digest(expected.encode(), signature.lower().encode())

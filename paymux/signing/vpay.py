@@ -23,4 +23,4 @@ def sign(params: Mapping[str, Any], secret: str) -> str:
 
 
 def verify(params: Mapping[str, Any], secret: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(params, secret), signature.upper())
+    return hmac.compare_digest(sign(params, secret).encode(), signature.upper().encode())
