@@ -1,4 +1,4 @@
-"""Scale mode: two `paymux worker` processes share 1,000 due notifications on PostgreSQL."""
+"""Scale mode: `paymux worker` processes, alone or side by side, on a shared database."""
 
 from __future__ import annotations
 
@@ -14,8 +14,14 @@ from paymux.config import Settings
 from paymux.context import build_context
 from paymux.dialects.vpay.client import VpayClient
 from paymux.services import merchants
-from tests.harness import PG_URL, pg_schema
-from tests.notify.conftest import due_vpay_notifications, start_paymux, wait_for_log
+from tests.harness import BACKENDS, PG_URL, pg_schema, run_server
+from tests.notify.conftest import (
+    SCHEDULE,
+    due_vpay_notifications,
+    new_merchant,
+    start_paymux,
+    wait_for_log,
+)
 from tests.notify.receiver import Receiver
 
 COUNT = 1000
@@ -56,3 +62,37 @@ def test_two_workers_deliver_each_notification_once(tmp_path: Path) -> None:
         ]
         assert len(delivered) == 2 and sum(delivered) == COUNT
         assert min(delivered) > 0, delivered  # both took part
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_worker_follows_the_clock_moved_through_serve(
+    tmp_path: Path, backend: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scale mode on either database: `serve` delivers nothing, one worker does, and a
+    sandbox clock advance made through `serve` reaches the worker through the database."""
+    monkeypatch.setenv("PAYMUX_NOTIFY_EMBEDDED", "0")
+    with run_server(tmp_path, backend) as server:
+        settings = server.ctx.settings
+        env = {
+            "PAYMUX_DATA_DIR": str(settings.data_dir),
+            "PAYMUX_DATABASE_URL": settings.database_url,
+        }
+        log = tmp_path / "worker.log"
+        worker = start_paymux(["worker"], env, log)
+        try:
+            wait_for_log(log, "worker_started", worker)
+            merchant = new_merchant(server)
+            receiver.modes["/ok"] = "500"
+            order_id = merchant.paid_order(receiver.url())
+            merchant.wait_attempts(order_id, 1)  # made by the worker: serve has no dispatcher
+            # Each retry is due 5 s, then 10 s later; after the advance the worker must
+            # make it well before that much real time has passed.
+            for attempt, seconds in ((2, SCHEDULE[1]), (3, SCHEDULE[2])):
+                if attempt == 3:
+                    receiver.modes.clear()
+                server.advance_clock(seconds)
+                merchant.wait_attempts(order_id, attempt, timeout=seconds - 1.5)
+            assert merchant.notification(order_id)["status"] == "DELIVERED"
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(20) == 0
