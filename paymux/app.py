@@ -20,8 +20,10 @@ from paymux.config import Settings
 from paymux.context import Context, build_context
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.dialects import DialectSpec, gateway, partner, paymodule, skillpay, vpay
+from paymux.dialects.requests import client_ip
 from paymux.logs import configure, log
 from paymux.notify.dispatcher import Dispatcher
+from paymux.services.access import ip_key
 from paymux.web import cashier, console, wallet
 
 DIALECTS: list[DialectSpec] = [
@@ -107,6 +109,18 @@ class RequestLog:
             )
 
 
+async def limit_per_ip(request: Request) -> None:
+    """The per-IP rate limit, before any routing or authentication: unsigned floods count too.
+
+    Raising here goes through `handle_exception`, so the refusal is in the
+    shape of the dialect (or API, or page) the request was addressed to.
+    """
+    ctx: Context = request.app.state.ctx
+    rate = ctx.settings.ip_rate_limit_per_s
+    if rate > 0:
+        await ctx.limiter.hit(ip_key(client_ip(request)), rate)
+
+
 def register_notifiers(ctx: Context) -> None:
     """Each dialect's notifier (payload format, DeliveryPolicy): for the app and `paymux worker`."""
     for spec in DIALECTS:
@@ -124,6 +138,7 @@ def create_app(ctx: Context) -> Litestar:
         + [withdrawals.make_router(), wallet.make_router(), console.make_router()]
         + [channels.make_router(), openapi.make_router()],
         exception_handlers={Exception: handle_exception},
+        before_request=limit_per_ip,
         request_max_body_size=ctx.settings.max_body_bytes,
         # The embedded dispatcher: started with the app, stopped before the store closes.
         on_startup=[dispatcher.start] if dispatcher.config.embedded else [],

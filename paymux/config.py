@@ -32,6 +32,8 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     secret_grace_period_s: int = 24 * 3600
     max_body_bytes: int = 1024 * 1024
+    # Requests per second from one client address, over every endpoint; 0: no limit.
+    ip_rate_limit_per_s: int = 0
     order_expiry_s: dict[str, int] = field(default_factory=dict)
     notify_timeout_s: float = 10.0
     allow_private_notify_urls: bool | None = None
@@ -91,6 +93,7 @@ class Settings:
             sqlite_synchronous=env.get("PAYMUX_SQLITE_SYNCHRONOUS", "FULL").upper(),
             secret_grace_period_s=_int("PAYMUX_SECRET_GRACE_S", 24 * 3600),
             max_body_bytes=_int("PAYMUX_MAX_BODY_BYTES", 1024 * 1024),
+            ip_rate_limit_per_s=_int("PAYMUX_IP_RATE_LIMIT_PER_S", 0),
             notify_timeout_s=float(env.get("PAYMUX_NOTIFY_TIMEOUT_S", "10")),
             allow_private_notify_urls=None if private is None else private in ("1", "true", "yes"),
             paymodule_default_merchant=default_merchant,

@@ -1,7 +1,14 @@
-"""Per-merchant access rules applied by every dialect: IP allowlist and rate limit."""
+"""Access rules applied by every dialect: IP allowlist, and rate limits per merchant and per IP.
+
+A limiter counts requests per key and second: a merchant id, or `ip_key()` of
+a client address (the app applies the per-IP limit before routing, so
+unauthenticated floods are counted too). In scale mode the counters live in
+Redis or the database, so every process enforces one shared limit.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import threading
 import time
@@ -36,37 +43,51 @@ def check_ip(merchant: Merchant, ip: str) -> None:
 
 
 class RateLimiter(Protocol):
+    async def hit(self, key: str, rate: int) -> None:
+        """Count one request for `key`; RATE_LIMITED when over `rate` per second (0: no limit)."""
+        ...
+
     async def acquire(self, merchant: Merchant) -> None:
-        """Count one request of the merchant; RATE_LIMITED when over its per-second limit."""
+        """Count one request of the merchant against its own limit."""
         ...
 
 
-def _refuse(rate: int) -> PaymuxError:
-    return PaymuxError(ErrorCode.RATE_LIMITED, f"rate limit of {rate} requests/s exceeded")
+def ip_key(ip: str) -> str:
+    """The limiter key of a client address (fits the 32-character counter key)."""
+    return "ip:" + hashlib.blake2b(ip.encode(), digest_size=14).hexdigest()
+
+
+def _refuse(rate: int, key: str) -> PaymuxError:
+    whose = "per IP address " if key.startswith("ip:") else ""
+    return PaymuxError(ErrorCode.RATE_LIMITED, f"rate limit of {rate} requests/s {whose}exceeded")
 
 
 class LocalRateLimiter:
-    """A token bucket per merchant (burst of one second's worth), for one process."""
+    """A token bucket per key (burst of one second's worth), for one process."""
 
     def __init__(self) -> None:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, merchant: Merchant) -> None:
-        rate = merchant.rate_limit_per_s
+    def check(self, key: str, rate: int) -> None:
         if rate <= 0:
             return
         now = time.monotonic()
         with self._lock:
-            tokens, last = self._buckets.get(merchant.id, (float(rate), now))
+            if len(self._buckets) > 100_000:  # forget idle buckets (full again after 1 s)
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 1}
+            tokens, last = self._buckets.get(key, (float(rate), now))
             tokens = min(float(rate), tokens + (now - last) * rate)
             if tokens < 1:
-                self._buckets[merchant.id] = (tokens, now)
-                raise _refuse(rate)
-            self._buckets[merchant.id] = (tokens - 1, now)
+                self._buckets[key] = (tokens, now)
+                raise _refuse(rate, key)
+            self._buckets[key] = (tokens - 1, now)
+
+    async def hit(self, key: str, rate: int) -> None:
+        self.check(key, rate)
 
     async def acquire(self, merchant: Merchant) -> None:
-        self.check(merchant)
+        self.check(merchant.id, merchant.rate_limit_per_s)
 
 
 class RedisRateLimiter:
@@ -82,22 +103,25 @@ class RedisRateLimiter:
         self._redis = client
         self._prefix = prefix
 
-    async def acquire(self, merchant: Merchant) -> None:
-        rate = merchant.rate_limit_per_s
+    async def hit(self, key: str, rate: int) -> None:
         if rate <= 0:
             return
-        key = f"{self._prefix}{merchant.id}:{int(time.time())}"
+        counter = f"{self._prefix}{key}:{int(time.time())}"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                count, _ = await pipe.incr(key).expire(key, 2).execute()
+                count, _ = await pipe.incr(counter).expire(counter, 2).execute()
         except RedisError:
             raise PaymuxError(ErrorCode.UNAVAILABLE, "rate limiting is unavailable") from None
         if count > rate:
-            raise _refuse(rate)
+            raise _refuse(rate, key)
+
+    async def acquire(self, merchant: Merchant) -> None:
+        await self.hit(merchant.id, merchant.rate_limit_per_s)
 
 
 def count_request(uow: UnitOfWork, merchant_id: str, window: int) -> int:
-    """The merchant's request count in one-second `window` after counting this one."""
+    """The key's request count in one-second `window` after counting this one (the column
+    is named for merchants; `ip_key()` keys share it)."""
     statement = _COUNT_UPSERT.get(uow.conn.dialect.name)
     if statement is None:
         make = sqlite_insert if uow.conn.dialect.name == "sqlite" else pg_insert
@@ -129,10 +153,12 @@ class DbRateLimiter:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def acquire(self, merchant: Merchant) -> None:
-        rate = merchant.rate_limit_per_s
+    async def hit(self, key: str, rate: int) -> None:
         if rate <= 0:
             return
-        count = await self._store.write(count_request, merchant.id, int(time.time()))
+        count = await self._store.write(count_request, key, int(time.time()))
         if count > rate:
-            raise _refuse(rate)
+            raise _refuse(rate, key)
+
+    async def acquire(self, merchant: Merchant) -> None:
+        await self.hit(merchant.id, merchant.rate_limit_per_s)

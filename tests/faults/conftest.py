@@ -158,7 +158,8 @@ UNAVAILABLE = {
 }
 
 
-def _code(exc: Exception) -> str:
+def code_of(exc: Exception) -> str:
+    """The dialect's own error code in any SDK's refusal."""
     if isinstance(exc, VpayError | PartnerError):
         return exc.code
     if isinstance(exc, GatewayError):
@@ -234,7 +235,7 @@ class Integrations:
                 probe()
                 code = ""
             except Exception as exc:  # each SDK's own error type
-                code = _code(exc)
+                code = code_of(exc)
             assert time.monotonic() - started < 5, f"{dialect} took too long to answer"
             result[dialect] = Outcome(self.status, code)
         return result
