@@ -12,11 +12,12 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.store import tables as t
 from paymux.store.engine import Store
-from paymux.store.sql import insert_ignore
+from paymux.store.sql import Prepared, insert_ignore
 from paymux.store.uow import UnitOfWork
 
 N = t.nonces.c
@@ -43,6 +44,20 @@ def use_nonce(uow: UnitOfWork, scope: str, nonce: str, ttl_s: int) -> bool:
     )
 
 
+_RECORD = Prepared(
+    sqlite_insert(t.nonces).on_conflict_do_update(
+        index_elements=[N.scope, N.nonce],
+        set_={"expires_at": sqlite_insert(t.nonces).excluded.expires_at},
+    )
+)
+
+
+def record_nonces(uow: UnitOfWork, used: list[tuple[str, str, datetime]]) -> None:
+    """Keep nonces the embedded store already accepted in memory (SQLite): one statement per
+    batch; a row left from an earlier, expired use of the same nonce is renewed."""
+    _RECORD.many(uow.conn, [{"scope": s, "nonce": n, "expires_at": e} for s, n, e in used])
+
+
 def prune_nonces(uow: UnitOfWork) -> int:
     return uow.conn.execute(delete(t.nonces).where(N.expires_at <= uow.env.clock.now())).rowcount
 
@@ -58,9 +73,10 @@ class EmbeddedNonceStore:
     """One process on SQLite: memory decides, the table keeps nonces across restarts.
 
     The nonces still inside their window are loaded at start. A new nonce is
-    written behind, but it enters the writer's queue before the request's own
-    write, so by the time that request is acknowledged its nonce is durable
-    too. This saves a whole commit round-trip per request.
+    written behind (`Store.write_behind`): it commits with the writer's next
+    batch, no later than the request's own write, so by the time that request
+    is acknowledged its nonce is durable too. This saves a whole commit
+    round-trip per request, and a job of its own per nonce.
     """
 
     def __init__(self, store: Store) -> None:
@@ -79,7 +95,8 @@ class EmbeddedNonceStore:
         if len(self._seen) > 100_000:
             self._seen = {k: v for k, v in self._seen.items() if v > now}
         self._seen[key] = now + ttl_s
-        self._store.submit(use_nonce, scope, nonce, ttl_s)
+        expires = datetime.fromtimestamp(now + ttl_s, UTC).replace(tzinfo=None)
+        self._store.write_behind(record_nonces, (scope, nonce, expires))
         return True
 
 

@@ -91,6 +91,10 @@ class _Job:
     uow: UnitOfWork | None = None
 
 
+# Put on the queue to start a batch when only write-behind items are waiting; never run.
+_WAKE = _Job(lambda _uow: None, ())
+
+
 class Store:
     """Runs service functions in transactions. `env` is handed to every unit of work."""
 
@@ -106,6 +110,8 @@ class Store:
         )
         self._limiter = CapacityLimiter(32)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._behind: dict[Callable[[UnitOfWork, list[Any]], None], list[Any]] = {}
+        self._behind_lock = threading.Lock()
         self._writer: threading.Thread | None = None
         if self.sqlite:
             self._writer = threading.Thread(
@@ -130,21 +136,21 @@ class Store:
             return await future
         return await anyio.to_thread.run_sync(self._pg_write, fn, args, limiter=self._limiter)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue a write without waiting for it (SQLite): it commits no later than any write
-        queued after it. Failures are logged, never raised."""
-        job = _Job(fn, args)
-        job.future.add_done_callback(_log_failure)
-        if self.sqlite:
-            self._queue.put(job)
-        else:
-            threading.Thread(target=self._submit_pg, args=(job,), daemon=True).start()
+    def write_behind(self, fn: Callable[[UnitOfWork, list[Any]], None], item: Any) -> None:
+        """Queue `item` for `fn(uow, items)` without waiting (SQLite only).
 
-    def _submit_pg(self, job: _Job) -> None:
-        try:
-            job.future.set_result(self._pg_write(job.fn, job.args))
-        except Exception as exc:
-            job.future.set_exception(exc)
+        The writer calls `fn` once per batch, first in the batch's transaction, with
+        every item queued for it since the last batch; so an item commits no later
+        than any write queued after it. No job, future or savepoint per item: a
+        request's nonce costs its request almost nothing. Failures are logged.
+        """
+        if not self.sqlite:
+            raise RuntimeError("write_behind is for the embedded (SQLite) store")
+        with self._behind_lock:
+            idle = not self._behind
+            self._behind.setdefault(fn, []).append(item)
+        if idle:
+            self._queue.put(_WAKE)  # the writer may be waiting for a job: give it one
 
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -189,12 +195,26 @@ class Store:
                 return
 
     def _run_batch(self, batch: list[_Job]) -> None:
+        # Taken after the batch's jobs were queued, so it holds every item queued before them.
+        with self._behind_lock:
+            behind, self._behind = self._behind, {}
+        batch = [job for job in batch if job is not _WAKE]
+        if not (batch or behind):
+            return
         results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             with self.write_engine.connect() as conn, conn.begin():
                 # Savepoints straight on the driver connection: SQLAlchemy's begin_nested
                 # costs more than the job itself on this path.
                 raw = conn.connection.driver_connection
+                for fn, items in behind.items():
+                    raw.execute("SAVEPOINT job")
+                    try:
+                        fn(UnitOfWork(conn, self.env), items)
+                    except Exception:
+                        raw.execute("ROLLBACK TO job")
+                        logging.getLogger("paymux.store").exception("background write failed")
+                    raw.execute("RELEASE job")
                 for job in batch:
                     uow = UnitOfWork(conn, self.env)
                     raw.execute("SAVEPOINT job")
@@ -255,13 +275,6 @@ def _resolve(answers: list[tuple[_Job, Any, BaseException | None]]) -> None:
             job.future.set_exception(error)
         else:
             job.future.set_result(value)
-
-
-def _log_failure(future: Future[Any]) -> None:
-    if future.exception() is not None:
-        logging.getLogger("paymux.store").error(
-            "background write failed", exc_info=future.exception()
-        )
 
 
 def _connection_lost(exc: DBAPIError) -> bool:
