@@ -96,12 +96,20 @@ def _crashed(request: Request, exc: Exception) -> Response[str]:
     return bare("error.html", 500, message="Something went wrong; it was logged.", back="/console")
 
 
+async def _nosniff(response: Response[Any]) -> Response[Any]:
+    """Static files too are only ever what their Content-Type says (no MIME sniffing)."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def make_router() -> Router:
     return Router(
         path="/console",
         route_handlers=[
             *HANDLERS,
-            create_static_files_router(path="/static", directories=[STATIC], name="console_static"),
+            create_static_files_router(
+                path="/static", directories=[STATIC], name="console_static", after_request=_nosniff
+            ),
         ],
         exception_handlers={
             auth.SignInRequired: _sign_in,

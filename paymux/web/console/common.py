@@ -36,6 +36,7 @@ HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
 }
 
 # Messages after a successful action (redirect with ?done=key): fixed texts,
