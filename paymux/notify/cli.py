@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 import uvloop
@@ -17,6 +18,9 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from paymux.context import Context
+    from paymux.notify.outbox import NotificationFilter
+
+T = TypeVar("T")
 
 notify_app = typer.Typer(
     help="The notification outbox: list, show, redeliver.", no_args_is_help=True
@@ -35,17 +39,15 @@ Until = Annotated[str | None, typer.Option("--until", help="Created before.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (the admin API's shape).")]
 
 
-def _open(database_url: str | None) -> Context:
+def _run(database_url: str | None, action: Callable[[Context], T]) -> T:
+    """Open a context, run `action(ctx)`, close; a PaymuxError is printed, exit code 2.
+
+    Imports are late, as in paymux.cli: `paymux --help` stays fast.
+    """
     from paymux.cli import open_context
-
-    return open_context(database_url)
-
-
-def _run(database_url: str | None, action: Any) -> Any:
-    """Open a context, run `action(ctx)`, close; a PaymuxError is printed, exit code 2."""
     from paymux.core.errors import PaymuxError
 
-    ctx = _open(database_url)
+    ctx = open_context(database_url)
     try:
         return action(ctx)
     except PaymuxError as exc:
@@ -55,7 +57,9 @@ def _run(database_url: str | None, action: Any) -> Any:
         ctx.close()
 
 
-def _filter(ctx: Context, status: str, ids: tuple[int, ...] = (), **params: str | None) -> Any:
+def _filter(
+    ctx: Context, status: str, ids: tuple[int, ...] = (), **params: str | None
+) -> NotificationFilter:
     from paymux.api.notifications import parse_filter
 
     return parse_filter(

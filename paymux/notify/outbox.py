@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -58,7 +57,6 @@ class Claim:
     headers: dict[str, str]
     body: bytes
     attempts: int
-    created_at: datetime
     lease_until: datetime
 
 
@@ -145,15 +143,6 @@ _VIEW_COLUMNS = [N[f.name] for f in fields(NotificationView)]
 _ATTEMPT_COLUMNS = [A[f.name] for f in fields(AttemptView)]
 
 
-def _due(now: datetime, lease_now: datetime, dialects: Collection[str]) -> list[Any]:
-    return [
-        N.status == PENDING,
-        N.next_attempt_at <= now,
-        or_(N.lease_until.is_(None), N.lease_until <= lease_now),
-        N.dialect.in_(dialects),
-    ]
-
-
 def claim_due(
     uow: UnitOfWork, dialects: Collection[str], limit: int, lease_s: float
 ) -> tuple[list[Claim], datetime | None]:
@@ -171,8 +160,13 @@ def claim_due(
     now = uow.env.clock.now()
     lease_now = real_now()
     rows = uow.conn.execute(
-        select(N.id, N.merchant_id, N.dialect, N.url, N.headers, N.body, N.attempts, N.created_at)
-        .where(*_due(now, lease_now, dialects))
+        select(N.id, N.merchant_id, N.dialect, N.url, N.headers, N.body, N.attempts)
+        .where(
+            N.status == PENDING,
+            N.next_attempt_at <= now,
+            or_(N.lease_until.is_(None), N.lease_until <= lease_now),
+            N.dialect.in_(dialects),
+        )
         .order_by(N.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -198,7 +192,6 @@ def claim_due(
             headers=dict(r.headers or {}),
             body=bytes(r.body),
             attempts=r.attempts,
-            created_at=r.created_at,
             lease_until=lease,
         )
         for r in rows
