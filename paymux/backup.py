@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
+import subprocess  # nosec B404 # pg_dump/pg_restore, argument lists
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,7 +180,8 @@ def _pg_dump(url: str, target: Path) -> None:
     plain, schema = _libpq(url)
     args = [_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges"]
     args += [f"--schema={schema}"] if schema else []
-    done = subprocess.run([*args, f"--file={target}", plain], capture_output=True, text=True)
+    command = [*args, f"--file={target}", plain]
+    done = subprocess.run(command, capture_output=True, text=True)  # nosec B603 # no shell
     if done.returncode != 0:
         raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
     _fsync(target)
@@ -198,7 +199,8 @@ def _restore_pg(backup_file: Path, url: str, *, force: bool) -> None:
         raise BackupError("the target database already holds paymux; pass --force to replace it")
     args = [_pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error"]
     args += ["--clean", "--if-exists"] if populated else []
-    done = subprocess.run([*args, f"--dbname={plain}", str(backup_file)], capture_output=True)
+    command = [*args, f"--dbname={plain}", str(backup_file)]
+    done = subprocess.run(command, capture_output=True)  # nosec B603 # no shell
     if done.returncode != 0:
         raise BackupError(f"pg_restore failed: {done.stderr.decode(errors='replace').strip()}")
 

@@ -35,7 +35,7 @@ class VpayClient:
         {"PAYMENT.SUCCESS", "ORDER.CREATE_SUCCESS", "MERCHANT.CREATE_SUCCESS"}
     )
 
-    def __init__(
+    def __init__(  # nosec B107 # an empty default, no secret
         self,
         base_url: str,
         app_id: str = "",

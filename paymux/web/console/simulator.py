@@ -54,7 +54,7 @@ async def _page(act_or_request: Request | Act, status: int = 200, **extra: Any) 
         skills=await ctx.store.read(skills.list_skills),
         payers=await ctx.store.read(q.sandbox_payers, 50),
         currencies=CURRENCIES,
-        **{"order": None, "qr": "", "error": "", "token": None, **extra},
+        **{"order": None, "qr": "", "error": "", "token": None, **extra},  # nosec B105
     )
 
 
