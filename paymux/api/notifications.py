@@ -6,6 +6,8 @@
     POST /admin/v1/notifications/retry           {"ids": [...]} or a filter (status defaults
                                                  to EXHAUSTED when no ids are given)
 
+Redeliveries are written to the audit log in the transaction that makes them.
+
 `paymux notify list|show|retry` prints the same JSON shapes (`--json`).
 """
 
@@ -20,7 +22,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from paymux.api.auth import require_admin
+from paymux.api.auth import admin_actor, require_admin
 from paymux.api.errors import ok
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.dialects import fields
@@ -131,7 +133,9 @@ async def show_notification(request: Request, notification_id: FromPath[int]) ->
 async def retry_notification(request: Request, notification_id: FromPath[int]) -> Response[bytes]:
     ctx = _ctx(request)
     count = await ctx.store.write(
-        outbox.redeliver, outbox.NotificationFilter(ids=(notification_id,))
+        outbox.redeliver_audited,
+        admin_actor(request),
+        outbox.NotificationFilter(ids=(notification_id,)),
     )
     return ok({"redelivered": count})
 
@@ -151,7 +155,7 @@ async def retry_notifications(request: Request) -> Response[bytes]:
             ErrorCode.INVALID_PARAMS, f"ids must be a list of at most {MAX_IDS} integers"
         )
     flt = parse_filter(params, ctx.settings.tz, ids=tuple(ids), status="" if ids else "EXHAUSTED")
-    count = await ctx.store.write(outbox.redeliver, flt)
+    count = await ctx.store.write(outbox.redeliver_audited, admin_actor(request), flt)
     return ok({"redelivered": count})
 
 

@@ -6,6 +6,7 @@ dispatcher picks redelivered rows up within its poll interval.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from collections.abc import Callable
@@ -143,6 +144,7 @@ def retry_cmd(
 ) -> None:
     """Redeliver by id, or by filter (default: every EXHAUSTED one matching the filter)."""
     from paymux.notify import outbox
+    from paymux.services import audit
 
     def action(ctx: Context) -> int:
         flt = _filter(
@@ -154,7 +156,8 @@ def retry_cmd(
             since=since,
             until=until,
         )
-        return ctx.store.write_sync(outbox.redeliver, flt)
+        actor = audit.Actor("cli", getpass.getuser())
+        return ctx.store.write_sync(outbox.redeliver_audited, actor, flt)
 
     count = _run(database_url, action)
     console.print(f"{count} notification(s) due for redelivery now")

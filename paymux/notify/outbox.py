@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 from paymux.core.errors import ErrorCode, PaymuxError
+from paymux.services import audit
 from paymux.store import tables as t
 from paymux.store.uow import UnitOfWork
 
@@ -102,6 +103,11 @@ class NotificationFilter:
         if self.until:
             conds.append(N.created_at < self.until)
         return conds
+
+    def describe(self) -> str:
+        """The filter as `name=value` pairs, for the audit log."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return " ".join(f"{name}={value}" for name, value in values.items() if value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +364,20 @@ def redeliver(uow: UnitOfWork, flt: NotificationFilter) -> int:
     ).rowcount
     if count:
         uow.after_commit(uow.env.wake_dispatcher)
+    return count
+
+
+def redeliver_audited(uow: UnitOfWork, actor: audit.Actor, flt: NotificationFilter) -> int:
+    """`redeliver`, and who asked for it in the audit log, in the same transaction."""
+    count = redeliver(uow, flt)
+    audit.record(
+        uow,
+        actor,
+        "notification.redeliver",
+        target_type="notification",
+        target_id=",".join(str(i) for i in flt.ids),
+        detail=f"{count} redelivered; {flt.describe()}",
+    )
     return count
 
 

@@ -14,6 +14,7 @@ import httpx
 from typer.testing import CliRunner
 
 from paymux.cli import app as cli_app
+from paymux.services import audit
 from tests.harness import Server
 from tests.notify.conftest import SCHEDULE, new_merchant, show
 from tests.notify.receiver import Receiver
@@ -201,3 +202,11 @@ def test_exhausted_stays_visible_and_is_redelivered(
     shown = runner.invoke(cli_app, ["notify", "show", str(view["id"]), "--json"], env=env)
     assert shown.exit_code == 0 and '"status": "DELIVERED"' in shown.output
     assert show(quick_server, view["id"])["attempts"] == len(SCHEDULE) + 1
+
+    # Both redeliveries are in the audit log, with who asked.
+    entries = quick_server.ctx.store.read_sync(
+        audit.list_entries, audit.AuditFilter(action="notification.redeliver")
+    )
+    by_api_id = str(merchant.notification(by_api)["id"])
+    assert any(e.source == "admin_api" and e.target_id == by_api_id for e in entries)
+    assert any(e.source == "cli" and merchant.merchant_id in e.detail for e in entries)
