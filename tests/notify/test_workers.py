@@ -91,7 +91,7 @@ def test_a_worker_follows_the_clock_moved_through_serve(
                 if attempt == 3:
                     receiver.modes.clear()
                 server.advance_clock(seconds)
-                merchant.wait_attempts(order_id, attempt, timeout=seconds - 1.5)
+                merchant.wait_attempts(order_id, attempt, timeout=seconds - 0.5)
             assert merchant.notification(order_id)["status"] == "DELIVERED"
         finally:
             worker.send_signal(signal.SIGTERM)
