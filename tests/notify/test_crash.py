@@ -100,7 +100,8 @@ def test_kill_9_between_commit_and_delivery(tmp_path: Path, backend: str) -> Non
         server = serve()
         receiver.wait_for(lambda: len(receiver.requests) == 2, timeout=LEASE_S + 15)
         first, second = receiver.requests
-        assert first.body == second.body  # the same notification, sent again
+        assert first.body == second.body  # the same notification, sent again...
+        assert second.at - first.at >= LEASE_S - 0.5  # ...once the dead server's lease ran out
         assert client.verify_notification(second.body)["order_id"] == paid
 
         listed = admin.get("/admin/v1/notifications", params={"merchant_id": creds["merchant_id"]})
