@@ -108,21 +108,18 @@ class Deliverer:
         began = time.perf_counter()
         status: int | None = None
         reply = b""
-        error = ""
         success = False
+        error = self._refused(claim.url)
         try:
-            async with asyncio.timeout(self._timeout_s):
-                if not self._allow_private:
-                    check_url(claim.url, field="notify_url", allow_private=False)
-                status, headers, reply = await self._post(claim, policy)
-                answer = policy.is_ack(DeliveryReply(status, headers, reply, claim.merchant_id))
-                success = bool(await answer if inspect.isawaitable(answer) else answer)
+            if not error:
+                async with asyncio.timeout(self._timeout_s):
+                    status, headers, reply = await self._post(claim, policy)
+                    answer = policy.is_ack(DeliveryReply(status, headers, reply, claim.merchant_id))
+                    success = bool(await answer if inspect.isawaitable(answer) else answer)
                 if not success:
                     error = f"NotAcknowledged: HTTP {status}, reply is not an acknowledgement"
         except TimeoutError:
             error = f"Timeout: no complete answer within {self._timeout_s:g}s"
-        except PaymuxError as exc:  # check_url: not http(s), or a private/loopback literal
-            error = f"RefusedURL: {exc.message}"
         except Exception as exc:  # every failure is data for the attempt log
             error = _describe(exc)
         return AttemptResult(
@@ -133,6 +130,16 @@ class Deliverer:
             error=error,
             success=success,
         )
+
+    def _refused(self, url: str) -> str:
+        """Where private targets are refused: a URL that is not http(s) or names one literally."""
+        if self._allow_private:
+            return ""
+        try:
+            check_url(url, field="notify_url", allow_private=False)
+        except PaymuxError as exc:
+            return f"RefusedURL: {exc.message}"
+        return ""
 
     async def _post(
         self, claim: Claim, policy: DeliveryPolicy
