@@ -20,6 +20,7 @@ import pytest
 
 from tests.faults.conftest import Integrations, code_of
 from tests.harness import PG_URL, REDIS_URL, Server, run_server
+from tests.notify.receiver import Receiver
 
 RATE_LIMITED = {
     "vpay": "PAYMENT.RATE_LIMIT_EXCEEDED",
@@ -135,3 +136,38 @@ def test_private_skill_urls_are_refused_in_production(tmp_path: Path, field: str
             )
             assert response.status_code == 400, response.text
             assert "private or loopback" in response.text
+
+
+def test_the_skill_create_order_call_refuses_names_that_resolve_private(tmp_path: Path) -> None:
+    """`127.1` is no IP literal to the URL check, so it is stored; DNS gives 127.0.0.1."""
+    with (
+        Receiver() as skill_host,
+        run_server(tmp_path, allow_private_notify_urls=False) as server,
+    ):
+        merchant = server.create_merchant()
+        registered = server.admin(
+            "POST",
+            "/admin/v1/skills",
+            {
+                "merchant_id": merchant["merchant_id"],
+                "public_key": (
+                    Path(__file__).parent.parent / "data" / "tsk-test-public.pem"
+                ).read_text(),
+                "create_order_url": f"http://127.1:{skill_host.port}/create-order",
+                "ship_url": "https://skill.example/ship",
+                "refund_notify_url": "https://skill.example/refund-notify",
+            },
+        )
+        assert registered.status_code == 201, registered.text
+        ordered = server.admin(
+            "POST",
+            "/sandbox/v1/skillpay/orders",
+            {
+                "skillId": registered.json()["skillId"],
+                "userToken": "user-1",
+                "details": [{"itemId": "tea", "quantity": 1, "amount": 100}],
+            },
+        )
+        assert ordered.status_code == 502, ordered.text
+        assert "private or loopback" in ordered.json()["error"]["message"]
+        assert skill_host.requests == []

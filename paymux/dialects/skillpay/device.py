@@ -29,6 +29,7 @@ from paymux.dialects import fields
 from paymux.dialects.requests import json_object
 from paymux.dialects.skillpay import auth, wire
 from paymux.services import orders, skills
+from paymux.services.urls import pin_public
 from paymux.web.templating import qr_svg_data_uri, render
 
 if TYPE_CHECKING:
@@ -61,9 +62,17 @@ async def call_create_order(
     )
     headers = {"Content-Type": "application/json", "Authorization": auth.authorization(ctx, body)}
     timeout = ctx.settings.notify_timeout_s
+    url, extensions = skill.create_order_url, {}
+    if not ctx.settings.private_notify_urls_allowed:  # the SSRF guard, after DNS as well
+        try:
+            pinned = await pin_public(url, field="create_order_url")
+        except PaymuxError as exc:
+            raise wire.SkillCallFailed("skill_unreachable", exc.message) from None
+        url, headers["Host"] = pinned.url, pinned.host
+        extensions = {"sni_hostname": pinned.server_name}
     try:
-        async with httpx.AsyncClient(timeout=timeout) as http:
-            response = await http.post(skill.create_order_url, content=body, headers=headers)
+        async with httpx.AsyncClient(timeout=timeout) as http:  # redirects are not followed
+            response = await http.post(url, content=body, headers=headers, extensions=extensions)
     except httpx.TimeoutException:
         raise wire.SkillCallFailed(
             "skill_timeout", f"the skill's create-order URL did not answer within {timeout:g}s", 504
