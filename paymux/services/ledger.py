@@ -19,14 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, String, and_, bindparam, func, insert, select, text, update
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.ledger import AccountKind, EntryType, Posting, check_balanced
 from paymux.core.models import Account, JournalLine
 from paymux.core.money import check_currency
 from paymux.store import tables as t
-from paymux.store.sql import insert_ignore
+from paymux.store.sql import Prepared, insert_ignore
 from paymux.store.uow import UnitOfWork
 
 A = t.accounts.c
@@ -117,21 +117,58 @@ def open_account(
 
 POOLED_PREFIXES = ("S:", "fees:", "world:")
 P = t.postings.c
-_GET_ACCOUNT = select(t.accounts).where(A.id == bindparam("a"))
-_PENDING_SUM = select(func.coalesce(func.sum(P.amount), 0)).where(
-    P.account_id == bindparam("a"), P.pending.is_(True)
+# Pending postings are found through the partial index ix_postings_pending (`WHERE
+# pending`), which holds only them; any other index on account_id walks the account's
+# whole history, and on a hot account that grows with every payment. A planner uses a
+# partial index only for a query stating its condition as declared (`pending IS true`
+# or `pending = 1` do not), and SQLite without statistics still prefers another index,
+# so there it is named (`INDEXED BY`).
+IS_PENDING = text("postings.pending")
+_GET_ACCOUNT = Prepared(select(t.accounts).where(A.id == bindparam("a")))
+_PENDING_SUM = Prepared(
+    select(func.coalesce(func.sum(P.amount), 0)).where(P.account_id == bindparam("a"), IS_PENDING),
+    sqlite=text(
+        "SELECT coalesce(sum(amount), 0) AS total FROM postings"
+        " INDEXED BY ix_postings_pending WHERE account_id = :a AND pending"
+    ).columns(total=BigInteger),
 )
-_FLIP_PENDING = (
+_FLIP_PENDING = Prepared(
     update(t.postings)
-    .where(P.account_id == bindparam("a"), P.pending.is_(True))
+    .where(P.account_id == bindparam("a"), IS_PENDING)
     .values(pending=False)
-    .returning(P.amount)
+    .returning(P.amount),
+    sqlite=text(
+        "UPDATE postings INDEXED BY ix_postings_pending SET pending = 0"
+        " WHERE account_id = :a AND pending RETURNING amount"
+    ).columns(amount=BigInteger),
 )
-_ADD_BALANCE = (
+_PENDING_ACCOUNTS = Prepared(
+    select(P.account_id).where(IS_PENDING).distinct().limit(bindparam("n")),
+    sqlite=text(
+        "SELECT DISTINCT account_id FROM postings INDEXED BY ix_postings_pending"
+        " WHERE pending LIMIT :n"
+    ).columns(account_id=String),
+)
+_ADD_BALANCE = Prepared(
     update(t.accounts).where(A.id == bindparam("a")).values(balance=A.balance + bindparam("d"))
 )
-_INSERT_ENTRY = insert(t.journal_entries)
-_INSERT_POSTING = insert(t.postings)
+_INSERT_ENTRY = Prepared(insert(t.journal_entries))
+_INSERT_POSTING = Prepared(insert(t.postings))
+_CREDIT = Prepared(
+    update(t.accounts)
+    .where(A.id == bindparam("a"), A.currency == bindparam("c"))
+    .values(balance=A.balance + bindparam("d"))
+)
+# A debit: only while the available balance covers it (or the account may go negative).
+_DEBIT = Prepared(
+    update(t.accounts)
+    .where(
+        A.id == bindparam("a"),
+        A.currency == bindparam("c"),
+        A.allow_negative | (A.balance - A.frozen >= bindparam("need")),
+    )
+    .values(balance=A.balance + bindparam("d"))
+)
 
 
 def is_pooled(account_id: str) -> bool:
@@ -147,12 +184,12 @@ def _deferred(posting: Posting) -> bool:
 
 def get_account(uow: UnitOfWork, account_id: str) -> Account:
     """The account with its balance as the journal says, pending postings included."""
-    row = uow.conn.execute(_GET_ACCOUNT, {"a": account_id}).first()
+    row = _GET_ACCOUNT.first(uow.conn, {"a": account_id})
     if row is None:
         raise PaymuxError(ErrorCode.ACCOUNT_NOT_FOUND, f"account {account_id} not found")
-    account = Account.from_row(row)
+    account = Account.from_mapping(row)
     if is_pooled(account_id):
-        pending = int(uow.conn.execute(_PENDING_SUM, {"a": account_id}).scalar_one())
+        pending = int(_PENDING_SUM.scalar(uow.conn, {"a": account_id}))
         if pending:
             account = replace(account, balance=account.balance + pending)
     return account
@@ -165,19 +202,17 @@ def apply_pending(uow: UnitOfWork, account_id: str) -> int:
     concurrent appliers lock disjoint rows, and a posting committed meanwhile
     is either flipped and counted here or left for the next run.
     """
-    total = sum(r.amount for r in uow.conn.execute(_FLIP_PENDING, {"a": account_id}))
+    total = sum(r["amount"] for r in _FLIP_PENDING.rows(uow.conn, {"a": account_id}))
     if total:
-        uow.conn.execute(_ADD_BALANCE, {"a": account_id, "d": total})
+        _ADD_BALANCE.run(uow.conn, {"a": account_id, "d": total})
     return total
 
 
 def apply_all_pending(uow: UnitOfWork, limit: int = 100) -> int:
     """The timed job: fold pending postings of up to `limit` accounts; returns how many."""
-    accounts = uow.conn.execute(
-        select(P.account_id).where(P.pending.is_(True)).distinct().limit(limit)
-    ).all()
-    for (account_id,) in accounts:
-        apply_pending(uow, account_id)
+    accounts = _PENDING_ACCOUNTS.rows(uow.conn, {"n": limit})
+    for row in accounts:
+        apply_pending(uow, row["account_id"])
     return len(accounts)
 
 
@@ -198,12 +233,11 @@ def post(
         if is_pooled(posting.account_id):
             apply_pending(uow, posting.account_id)
         _apply(uow, posting)
-    entry_id = uow.conn.execute(
-        _INSERT_ENTRY,
-        {"type": entry_type.value, "order_no": order_no, "ref": ref, "created_at": now},
-    ).inserted_primary_key[0]
-    uow.conn.execute(
-        _INSERT_POSTING,
+    entry_id = _INSERT_ENTRY.insert(
+        uow.conn, {"type": entry_type.value, "order_no": order_no, "ref": ref, "created_at": now}
+    )
+    _INSERT_POSTING.many(
+        uow.conn,
         [
             {
                 "entry_id": entry_id,
@@ -220,10 +254,12 @@ def post(
 
 
 def _apply(uow: UnitOfWork, posting: Posting) -> None:
-    stmt = update(t.accounts).where(A.id == posting.account_id, A.currency == posting.currency)
-    if posting.amount < 0:
-        stmt = stmt.where(A.allow_negative | (A.balance - A.frozen >= -posting.amount))
-    if uow.conn.execute(stmt.values(balance=A.balance + posting.amount)).rowcount == 1:
+    change = {"a": posting.account_id, "c": posting.currency, "d": posting.amount}
+    if posting.amount >= 0:
+        done = _CREDIT.run(uow.conn, change)
+    else:
+        done = _DEBIT.run(uow.conn, {**change, "need": -posting.amount})
+    if done == 1:
         return
     account = get_account(uow, posting.account_id)
     if account.currency != posting.currency:

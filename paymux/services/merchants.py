@@ -140,15 +140,21 @@ def find_by_key(uow: UnitOfWork, dialect: str, key_id: str) -> tuple[Merchant, l
     return merchant, [uow.env.box.open(r.secret_enc) for r in rows]
 
 
+_CURRENT_CREDENTIAL = Prepared(
+    select(t.credentials.c.key_id, t.credentials.c.secret_enc)
+    .where(
+        t.credentials.c.merchant_id == bindparam("m"),
+        t.credentials.c.dialect == bindparam("d"),
+        t.credentials.c.valid_until.is_(None),
+    )
+    .order_by(t.credentials.c.id.desc())
+    .limit(1)
+)
+
+
 def current_credential(uow: UnitOfWork, merchant_id: str, dialect: str) -> Credential | None:
-    c = t.credentials.c
-    row = uow.conn.execute(
-        select(c.key_id, c.secret_enc)
-        .where(c.merchant_id == merchant_id, c.dialect == dialect, c.valid_until.is_(None))
-        .order_by(c.id.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else Credential(row.key_id, uow.env.box.open(row.secret_enc))
+    row = _CURRENT_CREDENTIAL.first(uow.conn, {"m": merchant_id, "d": dialect})
+    return None if row is None else Credential(row["key_id"], uow.env.box.open(row["secret_enc"]))
 
 
 def rotate_secret(uow: UnitOfWork, merchant_id: str, dialect: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from paymux.core.models import Credential, Order, Refund, Withdrawal
 from paymux.services.merchants import current_credential
 from paymux.store import tables as t
+from paymux.store.sql import Prepared
 from paymux.store.uow import UnitOfWork
 
 
@@ -85,23 +86,27 @@ def enqueue(
     message: Outbound,
 ) -> int:
     now = uow.env.clock.now()
-    result = uow.conn.execute(
-        insert(t.notifications).values(
-            merchant_id=merchant_id,
-            dialect=dialect,
-            event=event,
-            ref=ref,
-            url=message.url,
-            headers=dict(message.headers),
-            body=message.body,
-            status="PENDING",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    notification_id = _INSERT.insert(
+        uow.conn,
+        {
+            "merchant_id": merchant_id,
+            "dialect": dialect,
+            "event": event,
+            "ref": ref,
+            "url": message.url,
+            "headers": dict(message.headers),
+            "body": message.body,
+            "status": "PENDING",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
     )
     uow.after_commit(uow.env.wake_dispatcher)
-    return int(result.inserted_primary_key[0])
+    return int(notification_id)
+
+
+_INSERT = Prepared(insert(t.notifications))
 
 
 def _write(

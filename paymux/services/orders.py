@@ -179,21 +179,16 @@ def pay_order(
     source = payer_account_id or ledger.ensure_world_account(uow, order.currency)
     if source == payee:
         raise PaymuxError(ErrorCode.SAME_ACCOUNT, "payer and payee accounts are the same")
-    changed = uow.conn.execute(
-        update(t.orders)
-        .where(
-            ORD.id == order.id,
-            ORD.status == OrderStatus.PENDING.value,
-            (ORD.expire_at.is_(None)) | (ORD.expire_at > now),
-        )
-        .values(
-            status=OrderStatus.PAID.value,
-            paid_at=now,
-            payer_account_id=source,
-            payee_account_id=payee,
-            payer=payer or order.payer,
-        )
-    ).rowcount
+    changed = _PAY.run(
+        uow.conn,
+        {
+            "i": order.id,
+            "now": now,
+            "source": source,
+            "payee": payee,
+            "payer": payer or order.payer,
+        },
+    )
     if changed != 1:
         _explain_not_pending(uow, order_no, now, "pay")
     fee = split_fee(order.amount, get_merchant(uow, order.merchant_id).fee_rate_bp)
@@ -211,10 +206,31 @@ def pay_order(
     extra = {**order.extra, "pay_entry_id": entry_id}
     if channel_trade_no:
         extra["channel_trade_no"] = channel_trade_no
-    uow.conn.execute(update(t.orders).where(ORD.id == order.id).values(extra=extra))
+    _SET_EXTRA.run(uow.conn, {"i": order.id, "extra": extra})
     paid = get_by_no(uow, order_no)
     notify_order(uow, "order.paid", paid)
     return paid
+
+
+# Pending and not expired → paid, in one compare-and-set.
+_PAY = Prepared(
+    update(t.orders)
+    .where(
+        ORD.id == bindparam("i"),
+        ORD.status == OrderStatus.PENDING.value,
+        (ORD.expire_at.is_(None)) | (ORD.expire_at > bindparam("now")),
+    )
+    .values(
+        status=OrderStatus.PAID.value,
+        paid_at=bindparam("now"),
+        payer_account_id=bindparam("source"),
+        payee_account_id=bindparam("payee"),
+        payer=bindparam("payer"),
+    )
+)
+_SET_EXTRA = Prepared(
+    update(t.orders).where(ORD.id == bindparam("i")).values(extra=bindparam("extra"))
+)
 
 
 def _explain_not_pending(uow: UnitOfWork, order_no: str, now: datetime, action: str) -> None:

@@ -8,9 +8,10 @@ status, so concurrent refunds cannot exceed the paid amount.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paymux.core.errors import ErrorCode, PaymuxError
@@ -22,6 +23,7 @@ from paymux.services import ledger
 from paymux.services.notifications import notify_refund
 from paymux.services.orders import find_order, get_by_no
 from paymux.store import tables as t
+from paymux.store.sql import Prepared
 from paymux.store.uow import UnitOfWork
 
 ORD, REF = t.orders.c, t.refunds.c
@@ -59,21 +61,7 @@ def create_refund(
         return _same_or_exists(existing, digest)
     if order.status not in ORDER_REFUNDABLE:
         raise order_action_error("refund", order.status)
-    reserved = uow.conn.execute(
-        update(t.orders)
-        .where(
-            ORD.id == order.id,
-            ORD.status.in_([s.value for s in ORDER_REFUNDABLE]),
-            ORD.refunded_amount + amount <= ORD.amount,
-        )
-        .values(
-            refunded_amount=ORD.refunded_amount + amount,
-            status=case(
-                (ORD.refunded_amount + amount >= ORD.amount, OrderStatus.REFUNDED.value),
-                else_=OrderStatus.PARTIALLY_REFUNDED.value,
-            ),
-        )
-    ).rowcount
+    reserved = _RESERVE.run(uow.conn, {"i": order.id, "a": amount})
     if reserved != 1:
         current = get_by_no(uow, order.order_no)
         if current.status not in ORDER_REFUNDABLE:
@@ -105,17 +93,53 @@ def create_refund(
         values.update(status=RefundStatus.SUCCEEDED.value, completed_at=now)
     else:
         values["extra"]["hold_id"] = ledger.hold(uow, payee, amount, f"refund:{refund_no}")
-    try:
-        with uow.conn.begin_nested():
-            uow.conn.execute(insert(t.refunds).values(**values))
-    except IntegrityError:
-        raise PaymuxError(
-            ErrorCode.REFUND_EXISTS, f"refund {merchant_refund_no} is being created concurrently"
-        ) from None
+    if uow.conn.dialect.name == "sqlite":
+        # One writer thread serializes SQLite writes: the lookup above cannot be raced.
+        _INSERT.insert(uow.conn, values)
+    else:
+        _insert_once(uow, values)
     refund = get_refund(uow, merchant_id, refund_no=refund_no)
     if complete:
         notify_refund(uow, "refund.succeeded", refund, get_by_no(uow, order.order_no))
     return refund
+
+
+def _insert_once(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    """PostgreSQL: of concurrent creates under one merchant refund no, the unique
+    constraint lets one through; the others are told so instead of failing."""
+    try:
+        with uow.conn.begin_nested():
+            _INSERT.insert(uow.conn, values)
+    except IntegrityError:
+        raise PaymuxError(
+            ErrorCode.REFUND_EXISTS,
+            f"refund {values['merchant_refund_no']} is being created concurrently",
+        ) from None
+
+
+# Reserve the amount on the order and move its status, in one compare-and-set.
+_RESERVE = Prepared(
+    update(t.orders)
+    .where(
+        ORD.id == bindparam("i"),
+        or_(*(ORD.status == s.value for s in ORDER_REFUNDABLE)),
+        ORD.refunded_amount + bindparam("a") <= ORD.amount,
+    )
+    .values(
+        refunded_amount=ORD.refunded_amount + bindparam("a"),
+        status=case(
+            (ORD.refunded_amount + bindparam("a") >= ORD.amount, OrderStatus.REFUNDED.value),
+            else_=OrderStatus.PARTIALLY_REFUNDED.value,
+        ),
+    )
+)
+_INSERT = Prepared(insert(t.refunds))
+_BY_MERCHANT_NO = Prepared(
+    select(t.refunds).where(
+        REF.merchant_id == bindparam("m"), REF.merchant_refund_no == bindparam("n")
+    )
+)
+_BY_NO = Prepared(select(t.refunds).where(REF.refund_no == bindparam("n")))
 
 
 def _move_money(uow: UnitOfWork, order: Order, payee: str, amount: int, refund_no: str) -> None:
@@ -184,28 +208,24 @@ def _transition(uow: UnitOfWork, refund: Refund, status: RefundStatus) -> None:
         )
 
 
-def _find(uow: UnitOfWork, merchant_id: str, merchant_refund_no: str) -> Any:
-    return uow.conn.execute(
-        select(t.refunds).where(
-            REF.merchant_id == merchant_id, REF.merchant_refund_no == merchant_refund_no
-        )
-    ).first()
+def _find(uow: UnitOfWork, merchant_id: str, merchant_refund_no: str) -> Mapping[str, Any] | None:
+    return _BY_MERCHANT_NO.first(uow.conn, {"m": merchant_id, "n": merchant_refund_no})
 
 
-def _same_or_exists(row: Any, digest: str) -> Refund:
-    if row.request_digest != digest:
+def _same_or_exists(row: Mapping[str, Any], digest: str) -> Refund:
+    if row["request_digest"] != digest:
         raise PaymuxError(
             ErrorCode.REFUND_EXISTS,
-            f"refund {row.merchant_refund_no} already exists with different parameters",
+            f"refund {row['merchant_refund_no']} already exists with different parameters",
         )
-    return Refund.from_row(row)
+    return Refund.from_mapping(row)
 
 
 def _get_by_no(uow: UnitOfWork, refund_no: str) -> Refund:
-    row = uow.conn.execute(select(t.refunds).where(REF.refund_no == refund_no)).first()
+    row = _BY_NO.first(uow.conn, {"n": refund_no})
     if row is None:
         raise PaymuxError(ErrorCode.REFUND_NOT_FOUND, f"refund {refund_no} not found")
-    return Refund.from_row(row)
+    return Refund.from_mapping(row)
 
 
 def get_refund(
@@ -224,7 +244,7 @@ def get_refund(
         row = _find(uow, merchant_id, merchant_refund_no)
         if row is None:
             raise PaymuxError(ErrorCode.REFUND_NOT_FOUND, f"refund {merchant_refund_no} not found")
-        return Refund.from_row(row)
+        return Refund.from_mapping(row)
     raise PaymuxError(ErrorCode.MISSING_PARAM, "a refund number is required")
 
 

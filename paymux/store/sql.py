@@ -38,13 +38,15 @@ class Prepared:
     by SQLAlchemy once per shape, and parameters and rows pass through the
     column types' own bind and result processors, so a row written here reads
     back exactly as one written through SQLAlchemy (dates, JSON, booleans).
-    Rows are returned as mappings on every backend.
+    Rows are returned as mappings on every backend. `sqlite` is the statement to
+    run there instead, when SQLite needs it said differently (e.g. `INDEXED BY`).
     """
 
-    __slots__ = ("_forms", "statement")
+    __slots__ = ("_forms", "sqlite", "statement")
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, sqlite: Executable | None = None) -> None:
         self.statement = statement
+        self.sqlite = statement if sqlite is None else sqlite
         self._forms: dict[tuple[str, ...], _Form] = {}
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -94,7 +96,7 @@ class Prepared:
         shape = tuple(params)
         form = self._forms.get(shape)
         if form is None:
-            form = self._forms[shape] = _compile(self.statement, dialect, shape)
+            form = self._forms[shape] = _compile(self.sqlite, dialect, shape)
         return form
 
 
