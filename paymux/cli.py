@@ -259,8 +259,11 @@ def rotate_master_key(
     if drop_previous and not settings.master_key:
         write_key_file(settings.master_key_path, [current])
         console.print("previous master keys forgotten")
-    elif settings.master_key_previous or len(ctx.env.box.keys) > 1:
-        console.print("older keys still open secrets until you remove them (--drop-previous)")
+    elif settings.master_key:
+        if settings.master_key_previous:
+            console.print("nothing needs the old key now: remove PAYMUX_MASTER_KEY_PREVIOUS")
+    elif len(ctx.env.box.keys) > 1:
+        console.print("the old key still opens secrets until you forget it (--drop-previous)")
 
 
 @app.command()

@@ -165,3 +165,20 @@ def test_master_key_rotation_reseals_everything_while_serving(tmp_path: Path) ->
     with serve(env, tmp_path / "serve.log") as restarted:  # the new key alone opens everything
         client = VpayClient(restarted.base_url, creds["app_id"], creds["secret_key"])
         assert client.create_order("R-1", 100)["amount"] == 100
+
+
+def test_master_key_rotation_with_the_key_in_the_environment(tmp_path: Path) -> None:
+    """Scale mode: the new key in PAYMUX_MASTER_KEY, the old one in _PREVIOUS, then the command."""
+    old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    made = run_cli(paymux_env(tmp_path, PAYMUX_MASTER_KEY=old), "merchant", "create", "--name=m")
+    assert made.returncode == 0, made.stdout + made.stderr
+    both = paymux_env(tmp_path, PAYMUX_MASTER_KEY=new, PAYMUX_MASTER_KEY_PREVIOUS=old)
+    rotated = run_cli(both, "secrets", "rotate-master-key")
+    assert rotated.returncode == 0 and key_id(new) in rotated.stdout, rotated.stdout
+    assert "remove PAYMUX_MASTER_KEY_PREVIOUS" in rotated.stdout
+    ctx = build_context(Settings(data_dir=tmp_path, master_key=new))  # the new key alone
+    try:
+        assert ctx.store.read_sync(unopenable, SecretBox([new])) == 0
+    finally:
+        ctx.close()
+    assert not (tmp_path / "master.key").exists()
