@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from paymux.config import Settings
 from paymux.context import Context, admin_token_for, build_context
 from paymux.dialects.skillpay.cli import platform_key, skill_app
 from paymux.notify.cli import notify_app, worker
+from paymux.terminal import console
 from paymux.web.console.cli import operator_app
 
 app = typer.Typer(
@@ -39,7 +39,6 @@ app.command()(worker)
 app.add_typer(skill_app, name="skill")
 app.command("platform-key")(platform_key)
 
-console = Console()
 DatabaseUrl = Annotated[
     str | None, typer.Option("--database-url", help="Overrides PAYMUX_DATABASE_URL.")
 ]

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 import uvloop
-from rich.console import Console
 from rich.table import Table
+
+from paymux.terminal import console
 
 if TYPE_CHECKING:
     from paymux.context import Context
@@ -26,7 +27,6 @@ T = TypeVar("T")
 notify_app = typer.Typer(
     help="The notification outbox: list, show, redeliver.", no_args_is_help=True
 )
-console = Console()
 
 DatabaseUrl = Annotated[
     str | None, typer.Option("--database-url", help="Overrides PAYMUX_DATABASE_URL.")
