@@ -13,8 +13,8 @@ import pytest
 
 from paymux.dialects.gateway.client import GatewayClient
 from paymux.dialects.vpay.client import VpayClient
-from tests.gateway.conftest import Shop
 from tests.harness import Server
+from tests.notify.receiver import Receiver
 
 
 class Page(HTMLParser):
@@ -113,7 +113,7 @@ def test_each_bank_code_has_its_own_page(server, gw, bank_code, theme, layout, q
     gw.verify_return(back["fields"])
 
 
-def test_pay_then_sync_return_posts_a_signed_form_to_the_shop(server, gw, shop: Shop):
+def test_pay_then_sync_return_posts_a_signed_form_to_the_shop(server, gw, shop: Receiver):
     created = _order(gw, "G-RET-1", "912", shop.base_url + "/return")
     page = open_page(server, created["platform_order_no"])
     paid = submit(server, page, "pay-form")
@@ -128,7 +128,7 @@ def test_pay_then_sync_return_posts_a_signed_form_to_the_shop(server, gw, shop: 
     assert list(back["fields"]) == ["order_no", "pay_status", "sign"]
     # the browser posts the form to the shop, which verifies it with the callback rule
     httpx.post(back["action"], data=back["fields"])
-    (got,) = shop.wait_for("/return")
+    (got,) = shop.wait_count("/return")
     fields = gw.verify_return(got.body)
     assert (fields["order_no"], fields["pay_status"]) == ("G-RET-1", "1")
     expected = f"order_no=G-RET-1&pay_status=1&secret={gw.secret}"
@@ -137,7 +137,7 @@ def test_pay_then_sync_return_posts_a_signed_form_to_the_shop(server, gw, shop: 
     server.assert_ledger_clean()
 
 
-def test_fail_then_sync_return_carries_pay_status_0(server, gw, shop: Shop):
+def test_fail_then_sync_return_carries_pay_status_0(server, gw, shop: Receiver):
     created = _order(gw, "G-RET-2", "901", shop.base_url + "/return")
     failed = submit(
         server,

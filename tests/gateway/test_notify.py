@@ -15,8 +15,9 @@ from paymux.dialects.gateway.client import GatewayClient, GatewayError
 from paymux.dialects.gateway.notify import POLICY, GatewayNotifier, is_ack
 from paymux.services.notifications import DeliveryReply
 from paymux.signing import gateway as signing
-from tests.gateway.conftest import Shop, outbox
+from tests.gateway.conftest import outbox
 from tests.harness import Server
+from tests.notify.receiver import Receiver
 
 RETURN = "https://shop.example.com/return"
 FIELDS = [
@@ -197,32 +198,32 @@ def _dispatcher() -> None:
     pytest.importorskip("paymux.notify.dispatcher", reason="the outbox dispatcher is not built yet")
 
 
-def test_callback_is_delivered_and_acknowledged(server, merchant, gw, shop: Shop):
+def test_callback_is_delivered_and_acknowledged(server, merchant, gw, shop: Receiver):
     _dispatcher()
     created = _order(gw, "G-DLV-1", shop.base_url + "/notify", attach=CHINESE)
     server.sandbox_pay(created["platform_order_no"])
-    (got,) = shop.wait_for("/notify")
-    assert got.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    (got,) = shop.wait_count("/notify")
+    assert got.headers["content-type"] == "application/x-www-form-urlencoded"
     fields = gw.verify_callback(got.body)
     assert fields["attach"] == CHINESE and fields["pay_status"] == "1"
     _wait_status(server, merchant["merchant_id"], "DELIVERED")
 
 
 def test_unacknowledged_callback_is_retried_every_minute_five_times(
-    fresh_server: Server, shop: Shop
+    fresh_server: Server, shop: Receiver
 ):
     _dispatcher()
     merchant = fresh_server.create_merchant()
     gw = GatewayClient(fresh_server.base_url, **merchant["gateway"])
-    shop.replies["/notify"] = b"FAIL"
+    shop.modes["/notify"] = "wrong"
     created = _order(gw, "G-DLV-2", shop.base_url + "/notify")
     fresh_server.sandbox_pay(created["platform_order_no"])
-    first = shop.wait_for("/notify", 1)
+    first = shop.wait_count("/notify", 1)
     for attempt in range(2, 7):
         fresh_server.advance_clock(30)
         assert len(shop.at("/notify")) == attempt - 1  # not yet: retries are a minute apart
         fresh_server.advance_clock(30)
-        shop.wait_for("/notify", attempt)
+        shop.wait_count("/notify", attempt)
     fresh_server.advance_clock(3600)
     _wait_status(fresh_server, merchant["merchant_id"], "EXHAUSTED")
     assert len(shop.at("/notify")) == 6

@@ -4,7 +4,7 @@ It records every request it reads and answers according to the mode of the
 request's path, so one receiver plays a healthy merchant and every kind of
 broken one:
 
-    ok        200 `SUCCESS`
+    ok        200 with `ack` (`SUCCESS` unless the dialect acknowledges otherwise)
     wrong     200 `FAIL` (not an acknowledgement)
     500       500 `oops`
     hang      reads the request, never answers
@@ -42,6 +42,8 @@ class Receiver:
     port: int = field(default_factory=free_port)
     modes: dict[str, str] = field(default_factory=dict)  # path -> mode; default "ok"
     delay_s: float = 0.0  # wait before answering (a slow merchant)
+    ack: bytes = b"SUCCESS"  # the body of an "ok" answer
+    replies: dict[str, bytes] = field(default_factory=dict)  # path -> exact 200 body
     requests: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -95,9 +97,25 @@ class Receiver:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def at(self, path: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
     def bodies(self, path: str | None = None) -> list[bytes]:
         with self._lock:
             return [r.body for r in self.requests if path is None or r.path == path]
+
+    def wait_count(self, path: str, count: int = 1, timeout: float = 10.0) -> list[Received]:
+        """At least `count` requests at `path` (all of them), or an assertion error."""
+        self.wait_for(lambda: len(self.at(path)) >= count, timeout)
+        return self.at(path)
+
+    def bodies_at(self, path: str, count: int = 1, timeout: float = 10.0) -> list[bytes]:
+        return [r.body for r in self.wait_count(path, count, timeout)]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -129,7 +147,7 @@ class Receiver:
                     await self._closing.wait()
                 if mode in ("hang", "close"):
                     return
-                writer.write(_reply(mode))
+                writer.write(_reply(mode, self.replies.get(path, self.ack)))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
@@ -140,9 +158,9 @@ class Receiver:
                 await writer.wait_closed()
 
 
-def _reply(mode: str) -> bytes:
+def _reply(mode: str, ack: bytes) -> bytes:
     status, body, extra = {
-        "ok": ("200 OK", b"SUCCESS", ""),
+        "ok": ("200 OK", ack, ""),
         "wrong": ("200 OK", b"FAIL", ""),
         "500": ("500 Internal Server Error", b"oops", ""),
         "redirect": ("302 Found", b"", "Location: /ok\r\n"),

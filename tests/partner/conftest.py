@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +15,7 @@ import pytest
 
 from paymux.dialects.partner.client import PartnerClient, wallet_url
 from tests.harness import BACKENDS, Server, run_server
+from tests.notify.receiver import Receiver
 
 H5 = "https://h5.partner.example/back"
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
@@ -128,64 +127,8 @@ def partner(server: Server, merchant: dict[str, Any]) -> PartnerClient:
     )
 
 
-@dataclass
-class Received:
-    path: str
-    body: bytes
-
-
-@dataclass
-class NotifyEndpoint:
-    """The partner's notifyUrl: records every POST, answers `replies[path]` (else `success`)."""
-
-    base_url: str = ""
-    received: list[Received] = field(default_factory=list)
-    replies: dict[str, bytes] = field(default_factory=dict)
-    arrived: threading.Condition = field(default_factory=threading.Condition)
-
-    def url(self, path: str = "/notify") -> str:
-        return self.base_url + path
-
-    def at(self, path: str) -> list[bytes]:
-        with self.arrived:
-            return [r.body for r in self.received if r.path == path]
-
-    def wait_for(self, path: str, count: int = 1, timeout: float = 15.0) -> list[bytes]:
-        with self.arrived:
-            self.arrived.wait_for(
-                lambda: len([r for r in self.received if r.path == path]) >= count, timeout
-            )
-        got = self.at(path)
-        assert len(got) >= count, f"expected {count} notifications at {path}, got {len(got)}"
-        return got
-
-
 @pytest.fixture
-def notify_endpoint() -> Iterator[NotifyEndpoint]:
-    state = NotifyEndpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            reply = state.replies.get(self.path, b"success")
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-            with state.arrived:
-                state.received.append(Received(self.path, body))
-                state.arrived.notify_all()
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def notify_endpoint() -> Iterator[Receiver]:
+    """The partner's notifyUrl: records every request and answers `success`."""
+    with Receiver(ack=b"success") as receiver:
+        yield receiver

@@ -33,7 +33,7 @@ def test_pay_in_the_wallet_and_receive_the_notification(server, partner, notify_
         "P-PAY-1",
         "12.34",
         openid=user.openid,
-        notify_url=notify_endpoint.url(),
+        notify_url=notify_endpoint.url("/notify"),
         subject="VIP 30 days",
     )
     assert pay["signType"] == "MD5" and partner.verify_pay_params(pay)
@@ -54,7 +54,7 @@ def test_pay_in_the_wallet_and_receive_the_notification(server, partner, notify_
     assert by_our_no["orderNo"] == pay["orderNo"] and by_our_no["partnerOrderNo"] == "P-PAY-1"
     assert "payTime" in by_our_no and by_our_no["currency"] == "USDT"
 
-    (body,) = notify_endpoint.wait_for("/notify")
+    (body,) = notify_endpoint.bodies_at("/notify")
     fields = partner.verify_notification(body)
     assert fields["orderNo"] == pay["orderNo"] and fields["partnerOrderNo"] == "P-PAY-1"
     assert (fields["status"], fields["amount"], fields["currency"]) == ("SUCCESS", "12.34", "USDT")
@@ -198,10 +198,10 @@ def test_expired_order_is_notified_and_can_no_longer_be_paid(short_expiry_server
     partner = clock_tolerant_partner(server)
     user = onboard(server, partner)
     pay = partner.create_payment(
-        "P-EXP", "1.00", openid=user.openid, notify_url=notify_endpoint.url()
+        "P-EXP", "1.00", openid=user.openid, notify_url=notify_endpoint.url("/notify")
     )
     server.advance_clock(61)  # runs the expiry job at once
-    (body,) = notify_endpoint.wait_for("/notify")
+    (body,) = notify_endpoint.bodies_at("/notify")
     fields = partner.verify_notification(body)
     assert (fields["status"], fields["orderNo"]) == ("EXPIRED", pay["orderNo"])
     assert "payTime" not in fields
@@ -220,10 +220,10 @@ def test_only_a_plain_success_acknowledges_a_notification(server, partner, notif
     for order_no, path in (("P-ACK-1", "/loud"), ("P-ACK-2", "/spaced")):
         pay = partner.create_payment(order_no, "1.00", notify_url=notify_endpoint.url(path))
         assert server.sandbox_pay(pay["orderNo"]).status_code == 200
-    first = notify_endpoint.wait_for("/loud")
-    notify_endpoint.wait_for("/spaced")
+    first = notify_endpoint.bodies_at("/loud")
+    notify_endpoint.wait_count("/spaced")
     server.advance_clock(6)  # the first retry is due 5 s after a refused delivery
-    retried = notify_endpoint.wait_for("/loud", 2)
+    retried = notify_endpoint.bodies_at("/loud", 2)
     assert retried[1] == first[0]  # every retry carries the same bytes
     assert len(notify_endpoint.at("/spaced")) == 1
 

@@ -23,7 +23,7 @@ def test_partial_refunds_up_to_the_paid_amount(server, partner, notify_endpoint)
     user = onboard(server, partner)
     order_no = paid_order(server, partner, user, "P-REF-1", "10.00")
     first = partner.refund(
-        "P-REF-1", "R-1", "3.00", reason="size", notify_url=notify_endpoint.url()
+        "P-REF-1", "R-1", "3.00", reason="size", notify_url=notify_endpoint.url("/notify")
     )
     assert (first["status"], first["amount"], first["refundedAmount"]) == (
         "SUCCESS",
@@ -43,7 +43,7 @@ def test_partial_refunds_up_to_the_paid_amount(server, partner, notify_endpoint)
     with pytest.raises(PartnerError) as missing:
         partner.query_refund("R-3")
     assert missing.value.code == "5002"
-    (body,) = notify_endpoint.wait_for("/notify")
+    (body,) = notify_endpoint.bodies_at("/notify")
     note = partner.verify_notification(body)
     assert note["notifyType"] == "refund" and note["status"] == "SUCCESS"
     assert (note["refundNo"], note["partnerRefundNo"]) == (first["refundNo"], "R-1")
@@ -52,7 +52,7 @@ def test_partial_refunds_up_to_the_paid_amount(server, partner, notify_endpoint)
         "P-REF-1",
         "3.00",
     )
-    notify_endpoint.wait_for("/r2")
+    notify_endpoint.wait_count("/r2")
     assert 'id="balance-USDT">100.00' in user.browser.get("/wallet").text
     server.assert_ledger_clean()
 

@@ -11,7 +11,8 @@ import pytest
 from paymux.dialects.partner.client import PartnerClient, PartnerError
 from paymux.services import audit, ledger
 from tests.harness import Server
-from tests.partner.conftest import NotifyEndpoint, onboard, other_partner
+from tests.notify.receiver import Receiver
+from tests.partner.conftest import onboard, other_partner
 
 
 def fund(server: Server, partner: PartnerClient, order_no: str, amount: str) -> None:
@@ -32,9 +33,9 @@ def run_jobs(server: Server) -> None:
     server.advance_clock(1)
 
 
-def statuses(partner: PartnerClient, endpoint: NotifyEndpoint, path: str, count: int) -> set:
+def statuses(partner: PartnerClient, endpoint: Receiver, path: str, count: int) -> set:
     """The statuses notified (deliveries run in parallel, so arrival order is not fixed)."""
-    bodies = endpoint.wait_for(path, count)
+    bodies = endpoint.bodies_at(path, count)
     return {partner.verify_notification(b)["status"] for b in bodies}
 
 
@@ -68,7 +69,7 @@ def test_approved_withdrawal_is_paid_into_the_users_wallet(
     assert statuses(partner, notify_endpoint, "/w1", 3) == {"APPROVED", "PROCESSING", "SUCCESS"}
     (note,) = [
         fields
-        for fields in map(partner.verify_notification, notify_endpoint.at("/w1"))
+        for fields in map(partner.verify_notification, notify_endpoint.bodies("/w1"))
         if fields["status"] == "SUCCESS"
     ]
     assert note["notifyType"] == "withdrawal" and note["withdrawalNo"] == done["withdrawalNo"]
