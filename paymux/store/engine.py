@@ -4,7 +4,9 @@ SQLite (embedded): one writer thread owns the only write connection. It drains
 every queued write, runs each in its own SAVEPOINT inside one `BEGIN IMMEDIATE`
 transaction and commits once, so one fsync acknowledges a whole batch. A
 failing job rolls back only its savepoint. Callers are answered only after the
-commit is durable. Readers use a pool of WAL reader connections.
+commit is durable. Reads go to a few reader threads with WAL reader
+connections; each runs the reads queued together in one read transaction.
+An awaiting caller is answered on its event loop, once per batch.
 
 PostgreSQL (scale): each write is its own READ COMMITTED transaction on a
 pooled connection, retried on serialization failure or deadlock (the whole
@@ -18,6 +20,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -26,7 +29,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from anyio import CapacityLimiter
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from paymux.core.errors import ErrorCode, PaymuxError
@@ -34,8 +37,13 @@ from paymux.store.uow import UnitOfWork
 
 T = TypeVar("T")
 MAX_BATCH = 256
+# SQLite reader threads, and the reads one of them runs in one transaction: a slow
+# read (a report) holds up only the few queued with it and only one thread.
+READERS = 4
+MAX_READ_BATCH = 16
 PG_RETRY_SQLSTATES = {"40001", "40P01"}
 PG_GONE_SQLSTATES = {"57P01", "57P02", "57P03"}
+IDLE_PING_S = 2.0
 
 
 def is_sqlite(url: str) -> bool:
@@ -52,7 +60,9 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, *, writer: bool, synchronous: str = "FULL") -> Engine:
     url = normalize_url(url)
     if not is_sqlite(url):
-        return create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=16, max_overflow=16)
+        _ping_when_idle(engine)
+        return engine
     engine = create_engine(
         url,
         poolclass=QueuePool,
@@ -76,6 +86,30 @@ def make_engine(url: str, *, writer: bool, synchronous: str = "FULL") -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use only if it sat idle a while.
+
+    A connection idle across a database restart is dead, and pinging it first turns
+    that into a fresh connection instead of a failed request. SQLAlchemy's
+    `pool_pre_ping` pings on every checkout — a round trip per transaction, a
+    quarter of a create-order's time — while a connection in steady use fails, if
+    ever, on its first statement, which the store reports as unavailable (503).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", time.monotonic()) < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError("idle connection is gone") from exc
 
 
 @dataclass(slots=True)
@@ -113,11 +147,19 @@ class Store:
         self._behind: dict[Callable[[UnitOfWork, list[Any]], None], list[Any]] = {}
         self._behind_lock = threading.Lock()
         self._writer: threading.Thread | None = None
+        self._reads: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._readers: list[threading.Thread] = []
         if self.sqlite:
             self._writer = threading.Thread(
                 target=self._writer_loop, name="paymux-writer", daemon=True
             )
             self._writer.start()
+            self._readers = [
+                threading.Thread(target=self._reader_loop, name=f"paymux-reader-{n}", daemon=True)
+                for n in range(READERS)
+            ]
+            for reader in self._readers:
+                reader.start()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -162,6 +204,11 @@ class Store:
             raise
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.sqlite:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[T] = loop.create_future()
+            self._reads.put(_Job(fn, args, future, loop))
+            return await future
         return await anyio.to_thread.run_sync(self.read_sync, fn, *args, limiter=self._limiter)
 
     def close(self) -> None:
@@ -169,6 +216,11 @@ class Store:
             self._queue.put(None)
             self._writer.join(timeout=10)
             self._writer = None
+        for _ in self._readers:
+            self._reads.put(None)
+        for reader in self._readers:
+            reader.join(timeout=10)
+        self._readers = []
         self.write_engine.dispose()
         self.read_engine.dispose()
 
@@ -230,20 +282,39 @@ class Store:
                     results.append((job, value, None))
         except Exception as exc:  # the commit itself failed: nobody is acknowledged
             results = [(job, None, _unavailable(exc)) for job in batch]
-        waiting: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
-        for job, value, error in results:
-            if job.loop is not None:
-                waiting.setdefault(job.loop, []).append((job, value, error))
-            elif error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(value)
-        for loop, answers in waiting.items():
-            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
-                loop.call_soon_threadsafe(_resolve, answers)
+        _answer(results)
         for job, _value, error in results:
             if error is None and job.uow is not None:
                 job.uow.run_after_commit()
+
+    def _reader_loop(self) -> None:
+        while True:
+            first = self._reads.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_READ_BATCH:
+                try:
+                    job = self._reads.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:  # every reader needs its own stop signal: leave it there
+                    self._reads.put(None)
+                    break
+                batch.append(job)
+            results: list[tuple[_Job, Any, BaseException | None]] = []
+            try:
+                with self.read_engine.connect() as conn, conn.begin():
+                    for job in batch:
+                        uow = UnitOfWork(conn, self.env)
+                        try:
+                            results.append((job, job.fn(uow, *job.args), None))
+                        except Exception as exc:
+                            results.append((job, None, exc))
+            except Exception as exc:  # the transaction itself failed: answer the rest with it
+                answered = {id(job) for job, _, _ in results}
+                results += [(job, None, exc) for job in batch if id(job) not in answered]
+            _answer(results)
 
     # -- PostgreSQL ---------------------------------------------------------------------------
 
@@ -264,6 +335,22 @@ class Store:
             uow.run_after_commit()
             return value
         raise AssertionError("unreachable")
+
+
+def _answer(results: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    """Hand each job its result: thread-safe futures at once, awaiting event loops in one
+    call per loop."""
+    waiting: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
+    for job, value, error in results:
+        if job.loop is not None:
+            waiting.setdefault(job.loop, []).append((job, value, error))
+        elif error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(value)
+    for loop, answers in waiting.items():
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+            loop.call_soon_threadsafe(_resolve, answers)
 
 
 def _resolve(answers: list[tuple[_Job, Any, BaseException | None]]) -> None:
