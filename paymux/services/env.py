@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from paymux.config import Settings
 from paymux.core.ids import Snowflake
@@ -24,6 +24,9 @@ class Env:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     # Called after a commit that wrote outbox rows, so delivery starts at once.
     wake_dispatcher: Callable[[], None] = lambda: None
+    # Order lists whose total reached the list window, and until when that is trusted
+    # without counting again (services/orders.py).
+    capped_totals: dict[tuple[Any, ...], float] = field(default_factory=dict)
 
     def new_no(self) -> str:
         """A platform number (order, refund, withdrawal): a snowflake id as decimal digits."""

@@ -493,3 +493,7 @@ Index("ix_orders_merchant_order_no", orders.c.merchant_order_no)
 Index("ix_journal_entries_order_no", journal_entries.c.order_no)
 Index("ix_notifications_ref", notifications.c.ref)
 Index("ix_postings_account_time", postings.c.account_id, postings.c.created_at)
+
+# A merchant's orders in one status, newest first: what a dialect's list by status
+# pages through, and what bounds counting its total (services/orders.py).
+Index("ix_orders_merchant_status", orders.c.merchant_id, orders.c.status, orders.c.id)
