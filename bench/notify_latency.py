@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.servers import cpu_seconds
 from paymux.app import register_notifiers
 from paymux.config import Settings
 from paymux.context import build_context
@@ -108,12 +109,6 @@ def latency(payments: int, work: Path, receiver: Receiver) -> list[float]:
     return samples
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def throughput(rows: int, work: Path, receiver: Receiver) -> tuple[float, float]:
     """(rows/s from first to last receipt, worker CPU ms per row over the same span)."""
     receiver.requests.clear()
@@ -126,9 +121,9 @@ def throughput(rows: int, work: Path, receiver: Receiver) -> tuple[float, float]
     env = {"PAYMUX_DATA_DIR": str(data_dir), "PAYMUX_DATABASE_URL": ""}
     with paymux(["worker"], env, data_dir / "worker.log") as worker:
         receiver.wait_for(lambda: len(receiver.requests) >= 1, timeout=60)
-        cpu_first = cpu_s(worker.pid)
+        cpu_first = cpu_seconds(worker.pid)
         receiver.wait_for(lambda: len(receiver.requests) >= rows, timeout=600)
-        cpu_last = cpu_s(worker.pid)
+        cpu_last = cpu_seconds(worker.pid)
     first, last = receiver.requests[0].at, receiver.requests[rows - 1].at
     return (rows - 1) / (last - first), (cpu_last - cpu_first) * 1000 / (rows - 1)
 

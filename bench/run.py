@@ -1,187 +1,45 @@
-"""Start paymux and a bare baseline, load each with wrk, and write docs/performance.md.
+"""The benchmark suite: start paymux, load each scenario with wrk, write docs/performance.md.
 
-    make bench                    # or: .venv/bin/python -m bench.run --runs 3 --seconds 10
+    make bench                                   # everything, medians of 3 runs × 6 s
+    .venv/bin/python -m bench.run --quick        # 1 run × 3 s, printed, docs untouched
+    .venv/bin/python -m bench.run --scenario vpay-create --scenario pay --config sqlite
 
-Scenarios are measured in one run on one machine: paymux's signed vpay
-create-order (durable SQLite, one worker) against the same stack's bare POST
-echo. The medians of `--runs` repetitions are reported.
+Each configuration (SQLite embedded, PostgreSQL + Redis with one and with two
+workers) gets a fresh database and its own `paymux serve`, next to the bare
+baseline (`bench/hello.py`) with as many workers. Every run round loads the
+baseline first and then each scenario, so a ratio compares numbers measured
+minutes apart on the same, shared machine. wrk runs in its own process with
+64 connections; requests are built and signed before each run (`bench/load.py`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
-import re
-import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+from bench.load import Request, Sample, Summary, write_requests, wrk
+from bench.scenarios import SCENARIOS, Scenario
+from bench.servers import CONFIGS, ROOT, Config, Server, baseline, paymux
 
-from paymux.dialects.vpay.client import VpayClient
-
-ROOT = Path(__file__).resolve().parent.parent
-LUA = Path(__file__).parent / "replay.lua"
-VENV_BIN = Path(sys.executable).parent
-
-
-@dataclass
-class Result:
-    name: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    rss_mb: float
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(
-    url: str, connections: int, seconds: int, bodies: Path | None, pid: int, name: str
-) -> Result:
-    env = {**os.environ, "WRK_THREADS": "1"}
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if bodies is not None:
-        env["BODIES"] = str(bodies)
-        cmd[1:1] = ["-s", str(LUA)]
-    peak = 0.0
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-    while proc.poll() is None:
-        peak = max(peak, rss_mb(pid))
-        time.sleep(0.5)
-    out = proc.stdout.read() if proc.stdout else ""
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = int(bad.group(1)) if bad else 0
-    return Result(name, rps, p50, p99, errors, peak)
-
-
-def signed_bodies(client: VpayClient, path: Path, count: int) -> None:
-    run = secrets.token_hex(4)
-    with path.open("w") as out:
-        for i in range(count):
-            params = client.sign_params(
-                {
-                    "merchant_order_id": f"B{run}{i}",
-                    "amount": 100 + i % 900,
-                    "channel": "QR_CODE",
-                    "product_desc": "bench order",
-                }
-            )
-            out.write(json.dumps(params, separators=(",", ":")) + "\n")
-
-
-def start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
-    )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def bench_create_order(args: argparse.Namespace, work: Path) -> list[Result]:
-    port = free_port()
-    token = secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "PAYMUX_DATA_DIR": str(work / "paymux-data"),
-        "PAYMUX_ADMIN_TOKEN": token,
-        "PAYMUX_LOG_LEVEL": "WARNING",
-    }
-    env.pop("PAYMUX_DATABASE_URL", None)
-    server = start([str(VENV_BIN / "paymux"), "serve", "--port", str(port)], env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(base + "/api/v1/nothing")
-        merchant = httpx.post(
-            base + "/admin/v1/merchants",
-            json={"name": "bench"},
-            headers={"Authorization": f"Bearer {token}"},
-        ).json()
-        client = VpayClient(base, merchant["vpay"]["app_id"], merchant["vpay"]["secret_key"])
-        results = []
-        for run in range(args.runs):
-            bodies = work / f"bodies-{run}.jsonl"
-            signed_bodies(client, bodies, args.bodies)
-            results.append(
-                wrk(
-                    base + "/api/v1/orders/create",
-                    args.connections,
-                    args.seconds,
-                    bodies,
-                    server.pid,
-                    "vpay signed create-order",
-                )
-            )
-        return results
-    finally:
-        stop(server)
-
-
-def bench_baseline(args: argparse.Namespace, work: Path) -> list[Result]:
-    port = free_port()
-    server = start(
-        [
-            str(VENV_BIN / "uvicorn"),
-            "bench.hello:app",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        dict(os.environ),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(base + "/hello")
-        body = work / "echo.jsonl"
-        signed = {
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+ECHO = Request(
+    "POST",
+    "/echo",
+    json.dumps(
+        {
             "app_id": "M" * 19,
             "merchant_order_id": "B1",
             "amount": 100,
@@ -191,31 +49,146 @@ def bench_baseline(args: argparse.Namespace, work: Path) -> list[Result]:
             "timestamp": "20260101000000",
             "sign": "A" * 64,
         }
-        body.write_text(json.dumps(signed) + "\n")
-        return [
-            wrk(
-                base + "/echo",
-                args.connections,
-                args.seconds,
-                body,
-                server.pid,
-                "bare POST echo (same stack)",
+    ),
+    {"Content-Type": "application/json"},
+)
+CHECKED = 3  # requests of each run sent one by one first, to see that they succeed
+
+
+@dataclass
+class Row:
+    title: str
+    config: Config
+    summary: Summary
+    baseline: Summary | None
+    note: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path, report: Report) -> None:
+        self.args = args
+        self.work = work
+        self.report = report
+
+    def load(self, server: Server, requests: Path) -> Sample:
+        self.report.loads.append(os.getloadavg()[0])
+        return wrk(
+            server.base_url,
+            requests,
+            connections=self.args.connections,
+            seconds=self.args.seconds,
+            pids=server.worker_pids,
+        )
+
+    def run_scenario(self, scenario: Scenario, round_no: int, last: Sample | None) -> Sample:
+        rate = scenario.max_rate if last is None else min(scenario.max_rate, 1.5 * last.rps)
+        if round_no == 0:  # warm-up: connection pools, caches, the first pages of the tables
+            self.load_once(scenario, rate, 1.0)
+        return self.load_once(scenario, rate, self.args.seconds)
+
+    def load_once(self, scenario: Scenario, rate: float, seconds: float) -> Sample:
+        requests = list(scenario.requests(int(rate * seconds) + 200))
+        for request in requests[:CHECKED]:
+            response = request.send(scenario.server.base_url)
+            if not scenario.succeeded(response):
+                raise SystemExit(f"{scenario.key}: {response.status_code} {response.text[:300]}")
+        path = self.work / f"{scenario.key}.requests"
+        write_requests(path, requests[CHECKED:])
+        del requests
+        self.report.loads.append(os.getloadavg()[0])
+        with self.profiled(scenario, seconds):
+            return wrk(
+                scenario.server.base_url,
+                path,
+                connections=self.args.connections,
+                seconds=seconds,
+                pids=scenario.server.worker_pids,
             )
-            for _ in range(args.runs)
-        ]
-    finally:
-        stop(server)
 
+    @contextlib.contextmanager
+    def profiled(self, scenario: Scenario, seconds: float) -> Iterator[None]:
+        """With --profile DIR: py-spy samples the GIL holder of every server process during
+        the run (`--gil --threads`, raw collapsed stacks, one file per scenario and process)."""
+        if self.args.profile is None or seconds < self.args.seconds:
+            yield
+            return
+        self.args.profile.mkdir(parents=True, exist_ok=True)
+        spies = []
+        for pid in scenario.server.worker_pids():
+            out = self.args.profile / f"{scenario.server.config.key}-{scenario.key}-{pid}.txt"
+            cmd = [self.args.py_spy, "record", "--gil", "--threads", "--rate", "250"]
+            cmd += ["--format", "raw", "--duration", f"{seconds:g}", "-o", str(out)]
+            cmd += ["--pid", str(pid)]
+            quiet = subprocess.DEVNULL
+            spies.append(subprocess.Popen(cmd, stdout=quiet, stderr=quiet))
+        try:
+            yield
+        finally:
+            for spy in spies:
+                spy.wait()
 
-def median(results: list[Result]) -> Result:
-    return Result(
-        results[0].name,
-        statistics.median(r.rps for r in results),
-        statistics.median(r.p50_ms for r in results),
-        statistics.median(r.p99_ms for r in results),
-        sum(r.errors for r in results),
-        max(r.rss_mb for r in results),
-    )
+    def config(self, config: Config, chosen: list[type[Scenario]]) -> None:
+        echo = self.work / "echo.requests"
+        write_requests(echo, [ECHO])
+        with baseline(config.workers, self.work) as base, paymux(config, self.work) as server:
+            scenarios = [cls(server) for cls in chosen if config.key in cls.configs]
+            for scenario in scenarios:
+                scenario.prepare()
+            base_samples: list[Sample] = []
+            samples: dict[str, list[Sample]] = {s.key: [] for s in scenarios}
+            for round_no in range(self.args.runs):
+                base_samples.append(self.load(base, echo))
+                print(f"  {config.key} round {round_no + 1}: baseline {base_samples[-1].rps:,.0f}")
+                for scenario in scenarios:
+                    runs = samples[scenario.key]
+                    runs.append(self.run_scenario(scenario, round_no, runs[-1] if runs else None))
+                    print(f"  {config.key} round {round_no + 1}: {scenario.key} {runs[-1]}")
+            base_summary = Summary.of(base_samples)
+            self.report.rows.append(
+                Row("bare POST echo (same stack)", config, base_summary, base_summary)
+            )
+            check = server.admin("GET", "/admin/v1/ledger/check")
+            for scenario in scenarios:
+                note = ""
+                if scenario.moves_money:
+                    note = "ledger clean" if check["clean"] else "LEDGER NOT CLEAN"
+                summary = Summary.of(samples[scenario.key])
+                self.report.rows.append(Row(scenario.title, config, summary, base_summary, note))
+            if not check["clean"]:
+                self.report.notes.append(f"{config.label}: ledger check: {check['problems']}")
+
+    def notifications(self) -> None:
+        """Delivery throughput and pay → received latency, with `bench/notify_latency.py`."""
+        from bench.notify_latency import latency, throughput
+        from tests.notify.receiver import Receiver
+
+        with Receiver() as receiver:
+            delays = sorted(latency(self.args.notify_payments, self.work, receiver))
+            runs = [
+                throughput(self.args.notify_rows, self.work, receiver)
+                for _ in range(self.args.runs)
+            ]
+        summary = Summary(
+            rps=statistics.median(rate for rate, _ in runs),
+            p50_ms=delays[len(delays) // 2],
+            p99_ms=delays[min(len(delays) - 1, int(0.99 * len(delays)))],
+            errors=0,
+            rss_mb=0.0,
+            cpu_ms=statistics.median(cpu for _, cpu in runs),
+            runs=len(runs),
+        )
+        title = (
+            f"notification delivery, one `paymux worker`, {self.args.notify_rows:,} due rows "
+            f"(p50/p99: pay → received over {len(delays)} payments, embedded)"
+        )
+        self.report.rows.append(Row(title, CONFIGS["sqlite"], summary, None))
 
 
 def machine() -> str:
@@ -224,36 +197,113 @@ def machine() -> str:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    memory = ""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            memory = f", {int(line.split()[1]) / 1024**2:.0f} GiB"
+    return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}"
+
+
+def commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "paymux", "bench")
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if dirty else "")
+
+
+def render(report: Report, args: argparse.Namespace, started: datetime) -> str:
+    loads = report.loads or [0.0]
+    lines = [
+        BEGIN,
+        "",
+        f"Measured {started:%Y-%m-%d %H:%M} UTC by `{args.command}`: machine {machine()}; "
+        f"commit {commit()}; wrk 1 thread, {args.connections} connections; medians of "
+        f"{args.runs} runs × {args.seconds:g} s; durable commits (SQLite `synchronous=FULL`, "
+        "PostgreSQL `synchronous_commit=on`); log level WARNING. The machine was shared: "
+        f"1-minute load average {min(loads):.1f}–{max(loads):.1f} "
+        f"(median {sorted(loads)[len(loads) // 2]:.1f}) across the runs.",
+        "",
+        "| scenario | store, server processes | req/s | p50 ms | p99 ms | non-2xx "
+        "| peak RSS MB / worker | server CPU µs / request | × baseline | |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in report.rows:
+        s = row.summary
+        ratio = f"{s.rps / row.baseline.rps:.2f}" if row.baseline else "—"
+        rss = f"{s.rss_mb:.0f}" if s.rss_mb else "—"
+        cpu = f"{1000 * s.cpu_ms:,.0f}" if s.cpu_ms else "—"
+        lines.append(
+            f"| {row.title} | {row.config.label} | {s.rps:,.0f} | {s.p50_ms:.1f} "
+            f"| {s.p99_ms:.1f} | {s.errors} | {rss} | {cpu} | {ratio} | {row.note} |"
+        )
+    lines += ["", *report.notes, END] if report.notes else ["", END]
+    return "\n".join(lines)
+
+
+def write_section(begin: str, end: str, section: str) -> None:
+    """Replace the generated section of docs/performance.md (between the markers)."""
+    text = DOC.read_text()
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < 0:
+        raise SystemExit(f"{DOC} has no {begin} … {end} section to replace")
+    DOC.write_text(text[:start] + section + text[stop + len(end) :])
+    print(f"written to {DOC.relative_to(ROOT)}")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--quick", action="store_true", help="1 run × 3 s; docs untouched")
+    names = [s.key for s in SCENARIOS] + ["notify"]
+    parser.add_argument("--scenario", action="append", choices=names, help="repeatable")
+    parser.add_argument("--config", action="append", choices=list(CONFIGS), help="repeatable")
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy profiles of the measured runs into this dir"
+    )
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy to use with --profile")
+    parser.add_argument("--notify-rows", type=int, default=10_000)
+    parser.add_argument("--notify-payments", type=int, default=300)
+    parser.add_argument(
+        "--write",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write docs/performance.md (default: only for a full run)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.seconds = 1, 3
+    if args.write is None:
+        args.write = not (args.quick or args.scenario or args.config)
+    args.command = "make bench" if args.write and len(sys.argv) == 1 else " ".join(sys.argv)
+    return args
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--bodies", type=int, default=60_000)
-    args = parser.parse_args()
+    args = parse()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        baseline = median(bench_baseline(args, work))
-        paymux = median(bench_create_order(args, work))
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    print(
-        f"machine: {machine()}  commit: {commit}  connections: {args.connections}  "
-        f"runs: {args.runs} x {args.seconds}s (medians)"
-    )
-    print("| scenario | req/s | p50 ms | p99 ms | non-2xx | peak RSS MB | ratio to baseline |")
-    print("|---|---|---|---|---|---|---|")
-    for result in (baseline, paymux):
-        print(
-            f"| {result.name} | {result.rps:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} "
-            f"| {result.errors} | {result.rss_mb:.0f} | {result.rps / baseline.rps:.2f} |"
-        )
+    chosen = [s for s in SCENARIOS if args.scenario is None or s.key in args.scenario]
+    configs = [CONFIGS[k] for k in args.config or CONFIGS]
+    started = datetime.now(UTC)
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="paymux-bench-") as tmp:
+        bench = Bench(args, Path(tmp), report)
+        for config in configs:
+            if any(config.key in s.configs for s in chosen):
+                print(f"{config.label}:")
+                bench.config(config, chosen)
+        if args.scenario is None or "notify" in args.scenario:
+            print("notifications:")
+            bench.notifications()
+    table = render(report, args, started)
+    print(table)
+    if args.write:
+        write_section(BEGIN, END, table)
 
 
 if __name__ == "__main__":
