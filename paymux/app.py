@@ -154,4 +154,4 @@ def create_app(ctx: Context) -> Litestar:
 def create_app_from_env() -> Litestar:
     """uvicorn factory used by `paymux serve --workers N`: each worker builds its own context."""
     configure()
-    return create_app(build_context(Settings.from_env(), migrate=False))
+    return create_app(build_context(Settings.from_env(), migrate=False, single_process=False))
