@@ -5,6 +5,7 @@ Adding a dialect is one line in `DIALECTS`.
 
 from __future__ import annotations
 
+import gc
 import secrets
 import time
 from typing import Any
@@ -128,6 +129,18 @@ def register_notifiers(ctx: Context) -> None:
             ctx.env.notifiers[spec.name] = spec.make_notifier(ctx)
 
 
+def settle_heap() -> None:
+    """Put everything built at start-up beyond the cyclic garbage collector's reach.
+
+    The framework, SQLAlchemy, the app and its caches are some hundred thousand
+    long-lived objects that every full collection walked again, every few hundred
+    requests: that pause was the p99 tail (≈ 120 ms → 25 ms for vpay create-order
+    at 64 clients) and 12 % of the CPU per request (docs/performance.md).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(ctx: Context) -> Litestar:
     register_notifiers(ctx)
     dispatcher = Dispatcher(ctx)
@@ -141,7 +154,7 @@ def create_app(ctx: Context) -> Litestar:
         before_request=limit_per_ip,
         request_max_body_size=ctx.settings.max_body_bytes,
         # The embedded dispatcher: started with the app, stopped before the store closes.
-        on_startup=[dispatcher.start] if dispatcher.config.embedded else [],
+        on_startup=[settle_heap, *([dispatcher.start] if dispatcher.config.embedded else [])],
         on_shutdown=[dispatcher.stop, ctx.close],
         debug=False,
     )
