@@ -6,12 +6,13 @@ store (scale mode) plugs in behind the same `NonceStore` protocol.
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from paymux.core.errors import ErrorCode, PaymuxError
@@ -62,42 +63,89 @@ def prune_nonces(uow: UnitOfWork) -> int:
     return uow.conn.execute(delete(t.nonces).where(N.expires_at <= uow.env.clock.now())).rowcount
 
 
-def active_nonces(uow: UnitOfWork) -> list[tuple[str, str, datetime]]:
+def active_nonces(uow: UnitOfWork, limit: int) -> list[tuple[str, str, datetime]]:
+    """The `limit` nonces that stay inside their window longest, latest expiry first."""
     rows = uow.conn.execute(
-        select(N.scope, N.nonce, N.expires_at).where(N.expires_at > uow.env.clock.now())
+        select(N.scope, N.nonce, N.expires_at)
+        .where(N.expires_at > uow.env.clock.now())
+        .order_by(N.expires_at.desc())
+        .limit(limit)
     ).all()
     return [(r.scope, r.nonce, r.expires_at) for r in rows]
+
+
+_LIVE = Prepared(
+    select(N.nonce).where(
+        N.scope == bindparam("s"), N.nonce == bindparam("n"), N.expires_at > bindparam("now")
+    )
+)
+
+
+def nonce_in_use(uow: UnitOfWork, scope: str, nonce: str) -> bool:
+    """Whether the table holds (scope, nonce) inside its window."""
+    params = {"s": scope, "n": nonce, "now": uow.env.clock.now()}
+    return _LIVE.first(uow.conn, params) is not None
 
 
 class EmbeddedNonceStore:
     """One process on SQLite: memory decides, the table keeps nonces across restarts.
 
-    The nonces still inside their window are loaded at start. A new nonce is
-    written behind (`Store.write_behind`): it commits with the writer's next
-    batch, no later than the request's own write, so by the time that request
-    is acknowledged its nonce is durable too. This saves a whole commit
-    round-trip per request, and a job of its own per nonce.
+    A new nonce is written behind (`Store.write_behind`): it commits with the
+    writer's next batch, no later than the request's own write, so by the time
+    that request is acknowledged its nonce is durable too. This saves a whole
+    commit round-trip per request, and a job of its own per nonce.
+
+    Memory holds at most MEMORY_NONCES, oldest dropped first (each request costs
+    O(1): at 4,000 requests/s a ten-minute window is 2.4 M live nonces, which
+    would be hundreds of MB, and pruning them all on every request once there
+    were 100,000 of them stalled the server). While memory may be missing a
+    nonce that is still inside its window, a nonce memory does not know is
+    looked up in the table before it is accepted.
     """
+
+    MEMORY_NONCES = 100_000
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._clock = store.env.clock
         self._seen: dict[tuple[str, str], float] = {}
-        for scope, nonce, expires in store.read_sync(active_nonces):
-            self._seen[(scope, nonce)] = expires.replace(tzinfo=UTC).timestamp()
+        self._order: deque[tuple[float, tuple[str, str]]] = deque()  # oldest first
+        self._table_until = 0.0  # memory may lack a live nonce until then
+        loaded = store.read_sync(active_nonces, self.MEMORY_NONCES)
+        for scope, nonce, expires in reversed(loaded):
+            self._remember((scope, nonce), expires.replace(tzinfo=UTC).timestamp())
+        if len(loaded) == self.MEMORY_NONCES:
+            self._table_until = self._order[0][0]
 
     async def use(self, scope: str, nonce: str, ttl_s: int) -> bool:
         now = self._clock.time()
         key = (scope, nonce)
-        expires = self._seen.get(key)
-        if expires is not None and expires > now:
+        if self._seen.get(key, 0.0) > now:
             return False
-        if len(self._seen) > 100_000:
-            self._seen = {k: v for k, v in self._seen.items() if v > now}
-        self._seen[key] = now + ttl_s
+        if now < self._table_until:
+            in_table = await self._store.read(nonce_in_use, scope, nonce)
+            if in_table or self._seen.get(key, 0.0) > now:  # or taken while we waited
+                return False
+        self._forget(now)
+        self._remember(key, now + ttl_s)
         expires = datetime.fromtimestamp(now + ttl_s, UTC).replace(tzinfo=None)
         self._store.write_behind(record_nonces, (scope, nonce, expires))
         return True
+
+    def _remember(self, key: tuple[str, str], expires: float) -> None:
+        self._seen[key] = expires
+        self._order.append((expires, key))
+
+    def _forget(self, now: float) -> None:
+        """Drop expired nonces, and the oldest live ones while memory is full."""
+        order, seen = self._order, self._seen
+        while order and (order[0][0] <= now or len(seen) >= self.MEMORY_NONCES):
+            expires, key = order.popleft()
+            if seen.get(key) != expires:  # used again since: a later entry stands for it
+                continue
+            del seen[key]
+            if expires > now:
+                self._table_until = max(self._table_until, expires)
 
 
 class DbNonceStore:

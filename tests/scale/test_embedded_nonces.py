@@ -1,4 +1,5 @@
-"""Embedded mode keeps nonces in memory and writes them behind: they must survive a restart.
+"""Embedded mode keeps nonces in memory and writes them behind: they must survive a restart,
+and those memory had to let go of must still be refused.
 
 A nonce is written with the writer's next batch, never later than the request's
 own write, so a request that was answered has its nonce on disk: replaying it
@@ -7,13 +8,17 @@ after the process is killed (no shutdown handlers) is still refused.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from pathlib import Path
 
 import httpx
 import pytest
 
+from paymux.config import Settings
+from paymux.context import build_context
 from paymux.dialects.vpay.client import VpayClient, VpayError
+from paymux.services.nonces import EmbeddedNonceStore
 from tests.processes import paymux_env, serve
 
 
@@ -40,3 +45,26 @@ def test_a_nonce_answered_before_a_crash_is_refused_after_it(tmp_path: Path) -> 
             with pytest.raises(VpayError) as replay:
                 client.unwrap(client.http.post(client.base + "/orders/create", json=params))
             assert replay.value.code == "PAYMENT.DUPLICATE_REQUEST"
+
+
+def test_nonces_memory_let_go_of_are_still_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory keeps a bounded number of nonces; older ones are answered by the table."""
+    monkeypatch.setattr(EmbeddedNonceStore, "MEMORY_NONCES", 3)
+    ctx = build_context(Settings(data_dir=tmp_path / "data"))
+    try:
+        nonces = ctx.nonces
+        assert isinstance(nonces, EmbeddedNonceStore)
+
+        async def uses(*names: str) -> list[bool]:
+            return [await nonces.use("scope", name, 600) for name in names]
+
+        assert asyncio.run(uses("a", "b", "c", "d", "e")) == [True] * 5
+        ctx.store.write_sync(lambda _uow: None)  # the write-behind batch is committed
+        assert asyncio.run(uses("a", "b", "e", "f", "a")) == [False, False, False, True, False]
+        ctx.close()
+        ctx = build_context(Settings(data_dir=tmp_path / "data"))  # loads the newest three
+        assert asyncio.run(ctx.nonces.use("scope", "a", 600)) is False  # from the table
+    finally:
+        ctx.close()
