@@ -72,24 +72,29 @@ class Report:
 
 
 class Bench:
+    """Runs scenarios against servers and collects what the report needs (also used by
+    bench/growth.py), noting the machine's load average before every run."""
+
     def __init__(self, args: argparse.Namespace, work: Path, report: Report) -> None:
         self.args = args
         self.work = work
         self.report = report
 
-    def load(self, server: Server, requests: Path) -> Sample:
+    def load(self, server: Server, requests: Path, seconds: float) -> Sample:
         self.report.loads.append(os.getloadavg()[0])
         return wrk(
             server.base_url,
             requests,
             connections=self.args.connections,
-            seconds=self.args.seconds,
+            seconds=seconds,
             pids=server.worker_pids,
         )
 
-    def run_scenario(self, scenario: Scenario, round_no: int, last: Sample | None) -> Sample:
-        rate = scenario.max_rate if last is None else min(scenario.max_rate, 1.5 * last.rps)
-        if round_no == 0:  # warm-up: connection pools, caches, the first pages of the tables
+    def run_scenario(self, scenario: Scenario, earlier: list[Sample]) -> Sample:
+        """One measured run (the first after a warm-up). Its requests are sized for twice the
+        best rate seen so far: a run that outlasts its file would replay refused requests."""
+        rate = min(scenario.max_rate, 2 * max((s.rps for s in earlier), default=1e9))
+        if not earlier:  # warm-up: connection pools, caches, the first pages of the tables
             self.load_once(scenario, rate, 1.0)
         return self.load_once(scenario, rate, self.args.seconds)
 
@@ -102,15 +107,8 @@ class Bench:
         path = self.work / f"{scenario.key}.requests"
         write_requests(path, requests[CHECKED:])
         del requests
-        self.report.loads.append(os.getloadavg()[0])
         with self.profiled(scenario, seconds):
-            return wrk(
-                scenario.server.base_url,
-                path,
-                connections=self.args.connections,
-                seconds=seconds,
-                pids=scenario.server.worker_pids,
-            )
+            return self.load(scenario.server, path, seconds)
 
     @contextlib.contextmanager
     def profiled(self, scenario: Scenario, seconds: float) -> Iterator[None]:
@@ -144,11 +142,11 @@ class Bench:
             base_samples: list[Sample] = []
             samples: dict[str, list[Sample]] = {s.key: [] for s in scenarios}
             for round_no in range(self.args.runs):
-                base_samples.append(self.load(base, echo))
+                base_samples.append(self.load(base, echo, self.args.seconds))
                 print(f"  {config.key} round {round_no + 1}: baseline {base_samples[-1].rps:,.0f}")
                 for scenario in scenarios:
                     runs = samples[scenario.key]
-                    runs.append(self.run_scenario(scenario, round_no, runs[-1] if runs else None))
+                    runs.append(self.run_scenario(scenario, runs))
                     print(f"  {config.key} round {round_no + 1}: {scenario.key} {runs[-1]}")
             base_summary = Summary.of(base_samples)
             self.report.rows.append(
