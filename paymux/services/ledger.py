@@ -308,26 +308,30 @@ def account_transfer(
     return entry, get_account(uow, from_id)
 
 
+def _move_with_world(
+    uow: UnitOfWork, account_id: str, amount: int, owner_id: str | None, kind: EntryType
+) -> tuple[int, Account]:
+    """Money in from (RECHARGE) or out to (WITHDRAW) the world outside paymux, at once."""
+    account = get_account(uow, account_id)
+    _check_owner(account, owner_id)
+    world = ensure_world_account(uow, account.currency)
+    source, target = (world, account_id) if kind is EntryType.RECHARGE else (account_id, world)
+    entry = transfer(uow, kind, source, target, amount, account.currency)
+    return entry, get_account(uow, account_id)
+
+
 def recharge(
     uow: UnitOfWork, account_id: str, amount: int, owner_id: str | None = None
 ) -> tuple[int, Account]:
     """Money arrives from outside (sandbox top-up): the world account pays it in."""
-    account = get_account(uow, account_id)
-    _check_owner(account, owner_id)
-    world = ensure_world_account(uow, account.currency)
-    entry = transfer(uow, EntryType.RECHARGE, world, account_id, amount, account.currency)
-    return entry, get_account(uow, account_id)
+    return _move_with_world(uow, account_id, amount, owner_id, EntryType.RECHARGE)
 
 
 def withdraw_now(
     uow: UnitOfWork, account_id: str, amount: int, owner_id: str | None = None
 ) -> tuple[int, Account]:
     """Money leaves to the outside at once (vpay's account withdraw)."""
-    account = get_account(uow, account_id)
-    _check_owner(account, owner_id)
-    world = ensure_world_account(uow, account.currency)
-    entry = transfer(uow, EntryType.WITHDRAW, account_id, world, amount, account.currency)
-    return entry, get_account(uow, account_id)
+    return _move_with_world(uow, account_id, amount, owner_id, EntryType.WITHDRAW)
 
 
 def _check_owner(account: Account, owner_id: str | None) -> None:
