@@ -24,8 +24,8 @@ class Env:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     # Called after a commit that wrote outbox rows, so delivery starts at once.
     wake_dispatcher: Callable[[], None] = lambda: None
-    # Order lists whose total reached the list window, and until when that is trusted
-    # without counting again (services/orders.py).
+    # Lists whose total reached the list window, and until when that is trusted
+    # without counting again (services/paging.py).
     capped_totals: dict[tuple[Any, ...], float] = field(default_factory=dict)
 
     def new_no(self) -> str:

@@ -25,6 +25,7 @@ from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.ledger import AccountKind, EntryType, Posting, check_balanced
 from paymux.core.models import Account, JournalLine
 from paymux.core.money import check_currency
+from paymux.services import paging
 from paymux.store import tables as t
 from paymux.store.sql import Prepared, insert_ignore
 from paymux.store.uow import UnitOfWork
@@ -421,25 +422,37 @@ def account_lines(
     page: int,
     page_size: int,
 ) -> tuple[int, list[JournalLine]]:
+    """One account's movements, newest first, from the newest LIST_WINDOW of them.
+
+    The total is capped like every growing list (services/paging.py): a hot
+    settlement account gains a posting per payment, and counting all of them
+    on every call is what the window avoids. Without a type filter the count
+    walks only the postings' (account, id) index, never the journal.
+    """
     p, e = t.postings.c, t.journal_entries.c
     conds = [p.account_id == account_id]
-    if entry_type:
-        conds.append(e.type == entry_type)
     if start:
         conds.append(p.created_at >= start)
     if end:
         conds.append(p.created_at <= end)
-    base = select(t.postings.join(t.journal_entries, p.entry_id == e.id)).where(and_(*conds))
-    total = uow.conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    joined = t.postings.join(t.journal_entries, p.entry_id == e.id)
+    matching = select(p.id).where(*conds)
+    if entry_type:
+        conds.append(e.type == entry_type)
+        matching = select(p.id).select_from(joined).where(*conds)
+    key = ("account_lines", account_id, entry_type, start, end)
+    window = paging.window_page(uow, key, matching, page, page_size)
+    if not window.limit:
+        return window.total, []
     rows = uow.conn.execute(
         select(p.entry_id, e.type, e.order_no, p.amount, p.currency, p.created_at)
-        .select_from(t.postings.join(t.journal_entries, p.entry_id == e.id))
+        .select_from(joined)
         .where(and_(*conds))
         .order_by(p.id.desc())
-        .limit(page_size)
-        .offset((page - 1) * page_size)
+        .limit(window.limit)
+        .offset(window.offset)
     ).all()
-    return int(total), [
+    return window.total, [
         JournalLine(r.entry_id, r.type, r.order_no, r.amount, r.currency, r.created_at)
         for r in rows
     ]

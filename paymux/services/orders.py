@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from paymux.core.errors import ErrorCode, PaymuxError
@@ -17,7 +17,7 @@ from paymux.core.ledger import EntryType, Posting, split_fee
 from paymux.core.models import Order
 from paymux.core.money import check_amount, check_currency
 from paymux.core.states import ORDER_CLOSABLE, OrderStatus, order_action_error
-from paymux.services import ledger
+from paymux.services import ledger, paging
 from paymux.services.merchants import get_merchant
 from paymux.services.notifications import notify_order
 from paymux.store import tables as t
@@ -314,39 +314,15 @@ def list_orders(
     if end:
         conds.append(ORD.created_at <= end)
     where = and_(*conds)
-    key = (merchant_id, tuple(statuses or ()), start, end)
-    total = _capped_total(uow, key, where)
-    offset = (page - 1) * page_size
-    if offset >= total:  # past the last page, or past the window
-        return total, []
+    key = ("orders", merchant_id, tuple(statuses or ()), start, end)
+    window = paging.window_page(uow, key, select(ORD.id).where(where), page, page_size)
+    if not window.limit:
+        return window.total, []
     rows = uow.conn.execute(
         select(t.orders)
         .where(where)
         .order_by(ORD.id.desc())
-        .limit(min(page_size, LIST_WINDOW - offset))
-        .offset(offset)
+        .limit(window.limit)
+        .offset(window.offset)
     ).all()
-    return total, [Order.from_row(r) for r in rows]
-
-
-# A list answers from the newest LIST_WINDOW matching orders, and its total counts at most
-# that many. An exact COUNT(*) costs one index entry per order on every call — seconds for a
-# merchant with millions of orders, which is what the growth benchmark found — and paging
-# past the window with OFFSET would cost as much. A total at the cap only changes when
-# matching orders leave a status, so it is kept for CAPPED_TOTAL_TTL_S; below the cap it is
-# counted on every call and always exact.
-LIST_WINDOW = 10_000
-CAPPED_TOTAL_TTL_S = 10.0
-
-
-def _capped_total(uow: UnitOfWork, key: tuple[Any, ...], where: Any) -> int:
-    now = uow.env.clock.time()
-    if uow.env.capped_totals.get(key, 0.0) > now:
-        return LIST_WINDOW
-    window = select(ORD.id).where(where).limit(LIST_WINDOW).subquery()
-    total = int(uow.conn.execute(select(func.count()).select_from(window)).scalar_one())
-    if total >= LIST_WINDOW:
-        if len(uow.env.capped_totals) > 10_000:
-            uow.env.capped_totals.clear()
-        uow.env.capped_totals[key] = now + CAPPED_TOTAL_TTL_S
-    return total
+    return window.total, [Order.from_row(r) for r in rows]
