@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.logs import log
 from paymux.notify import outbox
 from paymux.notify.config import NotifyConfig
@@ -36,6 +39,81 @@ if TYPE_CHECKING:
 
 # An attempt made and waiting for its batched record: claim, result, schedule, outcome.
 _Unrecorded = tuple[outbox.Claim, outbox.AttemptResult, tuple[float, ...], asyncio.Future[str]]
+
+# Longest wait between two tries while the database stays away (at least poll_s).
+MAX_BACKOFF_S = 10.0
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The store's word for "the database is away" (down, restarting, connection cut)."""
+    return isinstance(exc, PaymuxError) and exc.code is ErrorCode.UNAVAILABLE
+
+
+class Outage:
+    """One streak of failures to reach the database, shared by the dispatcher's loops.
+
+    While the database is down every claim, clock read and job fails. Logged
+    each with its traceback, that was several tracebacks a second for as long as
+    the outage lasted, burying everything else in the log. A streak logs its
+    first failure with the traceback, then at most one short
+    `notify_db_still_down` line per backoff step, and one `notify_db_recovered`
+    line at the first success. The loops back off too: each try waits as long
+    as the outage has lasted so far (at least `base_s`, at most `cap_s`), so a
+    blip is retried within a second and a long outage costs a try every `cap_s`.
+    Call `failed` from inside the `except` block (it logs the exception being
+    handled).
+    """
+
+    def __init__(self, base_s: float, cap_s: float, on_recovery: Callable[[], None]) -> None:
+        self._base_s = base_s
+        self._cap_s = max(cap_s, base_s)
+        self._on_recovery = on_recovery
+        self._since: float | None = None
+        self._failures = 0
+        self._next_report = 0.0
+
+    @property
+    def down(self) -> bool:
+        return self._since is not None
+
+    def retry_in(self) -> float:
+        """How long a loop should wait before its next try (`base_s` when not down)."""
+        if self._since is None:
+            return self._base_s
+        return min(max(self._base_s, time.monotonic() - self._since), self._cap_s)
+
+    def failed(self, event: str, **fields: Any) -> float:
+        """Log the exception being handled as the streak calls for; returns `retry_in()`."""
+        now = time.monotonic()
+        self._failures += 1
+        if self._since is None:
+            self._since = now
+            log.exception(event, **fields)
+            self._next_report = now + self.retry_in()
+        elif now >= self._next_report:
+            exc = sys.exc_info()[1]
+            log.warning(
+                "notify_db_still_down",
+                during=event,
+                failures=self._failures,
+                down_s=round(now - self._since, 1),
+                error=f"{type(exc).__name__}: {exc}",
+                **fields,
+            )
+            self._next_report = now + self.retry_in()
+        return self.retry_in()
+
+    def succeeded(self) -> None:
+        """The database answered: end the streak (one line) and wake the loops backing off."""
+        if self._since is None:
+            return
+        log.warning(
+            "notify_db_recovered",
+            failures=self._failures,
+            down_s=round(time.monotonic() - self._since, 1),
+        )
+        self._since, self._failures, self._next_report = None, 0, 0.0
+        self._on_recovery()
 
 
 class Dispatcher:
@@ -65,6 +143,7 @@ class Dispatcher:
         self._deliverer: Deliverer | None = None
         self._unrecorded: list[_Unrecorded] = []
         self._flushing: set[asyncio.Task[None]] = set()
+        self._outage = Outage(self.config.poll_s, MAX_BACKOFF_S, self._wake_loops)
 
     @property
     def job_names(self) -> list[str]:
@@ -120,6 +199,11 @@ class Dispatcher:
             await self._deliverer.close()
         self._loop = None
 
+    def _wake_loops(self) -> None:
+        """Both loops try again now (the database is back after they backed off)."""
+        self._wake.set()
+        self._tick.set()
+
     def wake(self) -> None:
         """Thread-safe: called after a commit that wrote outbox rows or redelivered some."""
         loop = self._loop
@@ -159,8 +243,8 @@ class Dispatcher:
         try:
             claims, next_due = await self._claim(room)
         except Exception:  # the database is away: keep the loop alive and try later
-            log.exception("notify_claim_failed")
-            return poll_s
+            return self._outage.failed("notify_claim_failed")
+        self._outage.succeeded()
         self._backlog = len(claims) == room
         if self._backlog or next_due is None:
             return poll_s
@@ -197,7 +281,7 @@ class Dispatcher:
         try:
             outcome = await self._record(claim, result, policy.delays_s)
         except Exception:  # not recorded: the lease runs out and the attempt is made again
-            log.exception("notify_record_failed", notification_id=claim.id)
+            self._outage.failed("notify_record_failed", notification_id=claim.id)
             return
         self.metrics.delivery(claim.dialect, outcome, result.latency_ms / 1000)
         if outcome != "delivered":
@@ -251,46 +335,59 @@ class Dispatcher:
     async def _jobs_loop(self) -> None:
         while not self._stopping:
             self._tick.clear()
-            await self._follow_clock()
-            await self.run_jobs(due_only=True)
+            if await self._follow_clock():
+                await self.run_jobs(due_only=True)
             now = self.ctx.env.clock.time()
             wait_s = min(
                 [self.config.poll_s]
                 + [self._next_run.get(job.name, now) - now for job in self._jobs]
             )
+            if self._outage.down:  # due jobs stay due; try again after the backoff
+                wait_s = self._outage.retry_in()
             if wait_s > 0:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait_s):
                         await self._tick.wait()
 
-    async def _follow_clock(self) -> None:
-        """Pick up a sandbox clock advance made through another process."""
+    async def _follow_clock(self) -> bool:
+        """Pick up a sandbox clock advance made through another process; False if unreadable."""
         if not self.ctx.sandbox:
-            return
+            return True
         try:
             offset = await self.ctx.store.read(platform.clock_offset)
         except Exception:
-            log.exception("notify_clock_read_failed")
-            return
+            self._outage.failed("notify_clock_read_failed")
+            return False
+        self._outage.succeeded()
         if offset > self.ctx.env.clock.offset_s:
             self.ctx.env.clock.set_offset(offset)
             self._wake.set()
             self._next_run.clear()
+        return True
 
     async def run_jobs(self, *, due_only: bool) -> None:
-        """Run the jobs whose time has come (or all of them); a failing job is logged, not fatal."""
+        """Run the jobs whose time has come (or all of them); a failing job is logged, not fatal.
+
+        When the database is away the round stops at the first job that finds
+        out (the others would fail alike); they stay due for the next round.
+        """
         async with self._job_lock:
             for job in self._jobs:
                 now = self.ctx.env.clock.time()
                 if due_only and self._next_run.get(job.name, now) > now:
                     continue
-                self._next_run[job.name] = now + job.every_s
                 try:
                     count = await job.run(self.ctx)
-                except Exception:
-                    log.exception("job_failed", job=job.name)
+                except Exception as exc:
                     self.metrics.job(job.name, "error")
+                    if _unavailable(exc):
+                        self._outage.failed("job_failed", job=job.name)
+                        return
+                    self._next_run[job.name] = now + job.every_s
+                    log.exception("job_failed", job=job.name)
                     continue
+                self._next_run[job.name] = now + job.every_s
+                self._outage.succeeded()
                 self.metrics.job(job.name, "ok")
                 if count:
                     log.info("job", job=job.name, count=count)

@@ -2,15 +2,19 @@
 
 While it is down every dialect answers at once with its own "unavailable,
 try again" (HTTP 503); once it is back every dialect works again, and every
-write that was acknowledged — before, during or after — is there.
+write that was acknowledged — before, during or after — is there. The
+notification dispatcher, which keeps trying the database meanwhile, logs the
+outage once with its traceback and once more when it is over.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -19,6 +23,8 @@ from tests.faults.conftest import UNAVAILABLE, Integrations, private_cluster
 from tests.processes import paymux_env, serve
 
 TOKEN = "faults-" + secrets.token_hex(8)
+# Long enough for the dispatcher's loops to fail several times (they try every second).
+OUTAGE_S = 4.0
 
 
 class Load:
@@ -72,11 +78,12 @@ def test_postgres_down_is_a_503_in_every_dialect_and_loses_no_write(tmp_path: Pa
                 cluster.ctl("stop")
                 down = integrations.outcomes()
                 assert down == UNAVAILABLE, down
-                time.sleep(0.5)  # the load keeps knocking
+                time.sleep(OUTAGE_S)  # the load keeps knocking
                 cluster.ctl("start")
                 after = integrations.wait_until_available()
                 assert after.keys() == before.keys()
                 time.sleep(0.5)
+            recovered = _wait_for_event(tmp_path / "serve.log", "notify_db_recovered")
             assert set(load.refusals) <= {"SYSTEM.UNAVAILABLE"}, load.refusals
             assert load.refusals, "the load never met the outage"
             assert len(load.acknowledged) > 5, load.acknowledged
@@ -84,3 +91,37 @@ def test_postgres_down_is_a_503_in_every_dialect_and_loses_no_write(tmp_path: Pa
                 assert load_client.query_order(merchant_order_id=no)["amount"] == 100
             # No request took the unexpected-error path (a 500 with a logged stack trace).
             assert "unhandled_error" not in (tmp_path / "serve.log").read_text()
+            # The dispatcher's loops failed every second or so, but logged one traceback.
+            tracebacks = [e for e in _events(tmp_path / "serve.log") if "exception" in e]
+            assert len(tracebacks) == 1, [e["event"] for e in tracebacks]
+            assert tracebacks[0]["event"] in DISPATCHER_FAILURES, tracebacks[0]
+            assert recovered["failures"] >= 2 and recovered["down_s"] >= OUTAGE_S / 2, recovered
+
+
+DISPATCHER_FAILURES = {
+    "notify_claim_failed",
+    "notify_clock_read_failed",
+    "notify_record_failed",
+    "job_failed",
+}
+
+
+def _events(log: Path) -> list[dict[str, Any]]:
+    """The JSON log lines of a `paymux serve` output (other lines are the start banner)."""
+    events = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            events.append(json.loads(line))
+    return events
+
+
+def _wait_for_event(log: Path, name: str, timeout: float = 20) -> dict[str, Any]:
+    """The first log line of event `name`, once it has been written; it must be the only one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in _events(log) if e.get("event") == name]
+        if found:
+            assert len(found) == 1, found
+            return found[0]
+        assert time.monotonic() < deadline, f"no {name} in {log}"
+        time.sleep(0.1)
