@@ -10,6 +10,7 @@ by tabs, headers separated by the unit separator (0x1f). `replay.lua` reads it.
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -61,7 +62,12 @@ def write_requests(path: Path, requests: Iterable[Request]) -> int:
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One wrk run: throughput, latency percentiles, failures, peak RSS of one worker, and the
-    servers' CPU time per request — the figure least disturbed by a busy machine."""
+    servers' CPU time per request — the figure least disturbed by a busy machine.
+
+    `repeated` counts requests sent a second time because the run outlasted its file (they
+    are refused, so such a run measures refusals); `failures` maps each non-2xx status to its
+    count and the first body answered with it (recorded runs only).
+    """
 
     rps: float
     p50_ms: float
@@ -70,6 +76,16 @@ class Sample:
     requests: int
     rss_mb: float
     cpu_ms: float
+    repeated: int = 0
+    failures: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+    def problems(self) -> str:
+        """What went wrong in this run, in words ("" when every request was answered 2xx)."""
+        said = [f"{self.errors} non-2xx answers or socket errors"] if self.errors else []
+        said += [f"HTTP {s} ×{n}: {body}" for s, (n, body) in sorted(self.failures.items())]
+        if self.repeated:
+            said.append(f"the run outlasted its file: {self.repeated} requests sent twice")
+        return "; ".join(said)
 
 
 def _ms(text: str) -> float:
@@ -94,13 +110,18 @@ def wrk(
     connections: int,
     seconds: float,
     pids: Callable[[], list[int]],
+    record: bool = False,
 ) -> Sample:
-    """Replay `requests` with wrk (one thread) and sample the servers' RSS meanwhile."""
+    """Replay `requests` with wrk (one thread) and sample the servers' RSS meanwhile; with
+    `record`, non-2xx answers are collected by status (see replay.lua)."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
     cmd += ["-s", str(LUA), base_url, "--", str(requests)]
     servers = pids()
     cpu_before = sum(cpu_seconds(pid) for pid in servers)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {**os.environ, "PAYMUX_BENCH_RECORD": "1" if record else "0"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     peak = 0.0
     while proc.poll() is None:
         peak = max([peak, *(rss_mb(pid) for pid in servers)])
@@ -115,6 +136,11 @@ def wrk(
     if socket_errors:
         errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
     requests = int(_field(r"(\d+) requests in", out))
+    repeated = sum(int(n) for n in re.findall(r"^replay: repeated (\d+)$", out, re.MULTILINE))
+    failures: dict[int, tuple[int, str]] = {}
+    for status, count, body in re.findall(r"^replay: status (\d+) (\d+) (.*)$", out, re.M):
+        seen = failures.get(int(status), (0, body))
+        failures[int(status)] = (seen[0] + int(count), seen[1])
     return Sample(
         rps=float(_field(r"Requests/sec:\s+([\d.]+)", out)),
         p50_ms=_ms(_field(r"^\s+50%\s+(\S+)", out)),
@@ -123,6 +149,8 @@ def wrk(
         requests=requests,
         rss_mb=peak,
         cpu_ms=1000 * cpu / max(requests, 1),
+        repeated=repeated,
+        failures=failures,
     )
 
 

@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ ECHO = Request(
     {"Content-Type": "application/json"},
 )
 CHECKED = 3  # requests of each run sent one by one first, to see that they succeed
+RESIZES = 2  # times a run that outlasted its file is repeated with a larger one
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # runs with non-2xx answers
 
 
 class Bench:
@@ -80,7 +83,9 @@ class Bench:
         self.work = work
         self.report = report
 
-    def load(self, server: Server, requests: Path, seconds: float) -> Sample:
+    def load(
+        self, server: Server, requests: Path, seconds: float, *, record: bool = False
+    ) -> Sample:
         self.report.loads.append(os.getloadavg()[0])
         return wrk(
             server.base_url,
@@ -88,6 +93,7 @@ class Bench:
             connections=self.args.connections,
             seconds=seconds,
             pids=server.worker_pids,
+            record=record,
         )
 
     def run_scenario(self, scenario: Scenario, earlier: list[Sample]) -> Sample:
@@ -99,6 +105,30 @@ class Bench:
         return self.load_once(scenario, rate, self.args.seconds)
 
     def load_once(self, scenario: Scenario, rate: float, seconds: float) -> Sample:
+        """One run from a file of requests sized for `rate` per second.
+
+        A run that outlasts its file sends requests again, and the server refuses them
+        (replayed nonce, order already paid): it measured refusals, so it is repeated with
+        a file sized for twice the rate it reached. A run with any other non-2xx answer is
+        recorded as a failure (`Report.failures`, printed with what the server answered), so
+        a table can never count refusals as throughput without saying so.
+        """
+        for _ in range(RESIZES):
+            sample = self.replay(scenario, rate, seconds)
+            if not sample.repeated:
+                break
+            print(f"  {scenario.key}: {sample.problems()}; again with a larger file")
+            rate = 2 * max(rate, sample.rps)
+        else:
+            sample = self.replay(scenario, rate, seconds)
+        if sample.problems():
+            failure = f"{scenario.server.config.label}, {scenario.title}: {sample.problems()}"
+            print(f"  FAILED {failure}")
+            self.report.failures.append(failure)
+        return sample
+
+    def replay(self, scenario: Scenario, rate: float, seconds: float) -> Sample:
+        built = time.monotonic()
         requests = list(scenario.requests(int(rate * seconds) + 200))
         for request in requests[:CHECKED]:
             response = request.send(scenario.server.base_url)
@@ -107,8 +137,16 @@ class Bench:
         path = self.work / f"{scenario.key}.requests"
         write_requests(path, requests[CHECKED:])
         del requests
+        oldest = time.monotonic() - built + seconds
+        if scenario.valid_s is not None and oldest > scenario.valid_s:
+            raise SystemExit(
+                f"{scenario.key}: building the requests took {oldest - seconds:.0f} s, so a "
+                f"request could be {oldest:.0f} s old when sent, more than the "
+                f"{scenario.valid_s:g} s a signed request is accepted for; lower "
+                f"{type(scenario).__name__}.max_rate or run on a less busy machine"
+            )
         with self.profiled(scenario, seconds):
-            return self.load(scenario.server, path, seconds)
+            return self.load(scenario.server, path, seconds, record=True)
 
     @contextlib.contextmanager
     def profiled(self, scenario: Scenario, seconds: float) -> Iterator[None]:
@@ -298,10 +336,13 @@ def main() -> None:
         if args.scenario is None or "notify" in args.scenario:
             print("notifications:")
             bench.notifications()
+    report.notes += [f"Non-2xx answers: {failure}." for failure in report.failures]
     table = render(report, args, started)
     print(table)
     if args.write:
         write_section(BEGIN, END, table)
+    if report.failures:
+        sys.exit("runs with non-2xx answers:\n" + "\n".join(report.failures))
 
 
 if __name__ == "__main__":
