@@ -13,6 +13,8 @@ from litestar.params import FromPath
 
 from paymux.api.auth import admin_actor, require_admin
 from paymux.api.errors import ok
+from paymux.core.errors import ErrorCode, PaymuxError
+from paymux.core.models import Credential
 from paymux.dialects import fields
 from paymux.dialects.requests import json_object
 from paymux.services import audit, ledger, merchants
@@ -92,6 +94,55 @@ async def update_merchant(request: Request, merchant_id: FromPath[str]) -> Respo
     )
 
 
+@post("/merchants/{merchant_id:str}/rotate")
+async def rotate_secret(request: Request, merchant_id: FromPath[str]) -> Response[bytes]:
+    """A new secret for one dialect, answered once; the old one works for the grace period.
+
+    The console's rotate button for operators who automate: same service, same audit.
+    """
+    ctx = _ctx(request)
+    params = await json_object(request)
+    fields.no_unknown(params, {"dialect"})
+    dialect = fields.text(params, "dialect", max_len=16)
+    if dialect not in merchants.KEY_FACTORIES:
+        raise PaymuxError(
+            ErrorCode.INVALID_PARAMS,
+            f"dialect must be one of {sorted(merchants.KEY_FACTORIES)}",
+            field="dialect",
+        )
+    rotated = await ctx.store.write(_rotate_audited, admin_actor(request), merchant_id, dialect)
+    ctx.keys.invalidate()
+    key_name, secret_name = merchants.KEY_FACTORIES[dialect]
+    return ok(
+        {
+            "merchant_id": merchant_id,
+            dialect: {key_name: rotated.key_id, secret_name: rotated.secret},
+            "old_secret_valid_s": ctx.settings.secret_grace_period_s,
+        }
+    )
+
+
+def _rotate_audited(
+    uow: UnitOfWork, actor: audit.Actor, merchant_id: str, dialect: str
+) -> Credential:
+    current = merchants.current_credential(uow, merchant_id, dialect)
+    if current is None:
+        raise PaymuxError(ErrorCode.MERCHANT_NOT_FOUND, f"merchant {merchant_id} not found")
+    secret = audit.audited(
+        uow,
+        actor,
+        "merchant.rotate_secret",
+        "merchant",
+        merchant_id,
+        merchant_snapshot,
+        merchants.rotate_secret,
+        merchant_id,
+        dialect,
+        detail=f"dialect={dialect}",
+    )
+    return Credential(current.key_id, secret)
+
+
 @get("/ledger/check")
 async def ledger_check(request: Request) -> Response[bytes]:
     ctx = _ctx(request)
@@ -105,4 +156,7 @@ async def ledger_check(request: Request) -> Response[bytes]:
 
 
 def make_router() -> Router:
-    return Router(path="/admin/v1", route_handlers=[create_merchant, update_merchant, ledger_check])
+    return Router(
+        path="/admin/v1",
+        route_handlers=[create_merchant, update_merchant, rotate_secret, ledger_check],
+    )

@@ -15,6 +15,8 @@ class ErrorCode(StrEnum):
     INVALID_PARAMS = "invalid_params"
     INVALID_AMOUNT = "invalid_amount"
     INVALID_SIGNATURE = "invalid_signature"
+    # Signed with a rotated secret whose grace period has ended (partner's 10000003).
+    CREDENTIAL_EXPIRED = "credential_expired"
     STALE_TIMESTAMP = "stale_timestamp"
     REPLAYED_NONCE = "replayed_nonce"
     RATE_LIMITED = "rate_limited"

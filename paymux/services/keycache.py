@@ -35,5 +35,9 @@ class KeyCache:
         self._entries[(dialect, key_id)] = (now, merchant, secrets)
         return merchant, secrets
 
+    async def expired(self, dialect: str, key_id: str) -> list[str]:
+        """Recently expired secrets; not cached, asked only after a signature failed."""
+        return await self._store.read(merchants.expired_secrets, dialect, key_id)
+
     def invalidate(self) -> None:
         self._entries.clear()

@@ -140,6 +140,20 @@ def find_by_key(uow: UnitOfWork, dialect: str, key_id: str) -> tuple[Merchant, l
     return merchant, [uow.env.box.open(r.secret_enc) for r in rows]
 
 
+def expired_secrets(uow: UnitOfWork, dialect: str, key_id: str, limit: int = 3) -> list[str]:
+    """The most recently expired secrets of a key: a signature that fails with every valid
+    secret but matches one of these comes from a merchant still configured with a secret
+    that was rotated out, which deserves a better answer than "bad signature"."""
+    c = t.credentials.c
+    rows = uow.conn.execute(
+        select(c.secret_enc)
+        .where(c.dialect == dialect, c.key_id == key_id, c.valid_until <= uow.env.clock.now())
+        .order_by(c.valid_until.desc())
+        .limit(limit)
+    ).all()
+    return [uow.env.box.open(r.secret_enc) for r in rows]
+
+
 _CURRENT_CREDENTIAL = Prepared(
     select(t.credentials.c.key_id, t.credentials.c.secret_enc)
     .where(

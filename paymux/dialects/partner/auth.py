@@ -9,7 +9,7 @@ nonce — so a request that fails anything earlier never burns its nonce.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from litestar import Request
 
@@ -91,7 +91,7 @@ async def authenticate(
             f"timestamp is outside the ±{window_s}s window (milliseconds since the epoch)",
         )
     if not any(signing.verify(params, secret, signature) for secret in secrets):
-        raise PaymuxError(ErrorCode.INVALID_SIGNATURE, "signature does not match the parameters")
+        await _refuse_signature(ctx, api_key, params, signature)
     await ctx.limiter.acquire(merchant)
     # A timestamp up to one window ahead stays acceptable until one window behind: the
     # nonce must be remembered for both, or a replay near the end would pass.
@@ -101,3 +101,17 @@ async def authenticate(
             f"replayed request: nonce {nonce} was already used within the last {window_s}s",
         )
     return merchant
+
+
+async def _refuse_signature(
+    ctx: Context, api_key: str, params: dict[str, Any], signature: str
+) -> NoReturn:
+    """A bad signature; 10000003 when it verifies with a secret rotated out of its grace."""
+    expired = await ctx.keys.expired("partner", api_key)
+    if any(signing.verify(params, secret, signature) for secret in expired):
+        raise PaymuxError(
+            ErrorCode.CREDENTIAL_EXPIRED,
+            "signed with an appSecret that was rotated and whose grace period has ended: "
+            "configure the current appSecret",
+        )
+    raise PaymuxError(ErrorCode.INVALID_SIGNATURE, "signature does not match the parameters")

@@ -30,6 +30,7 @@ MESSAGES: dict[str, str] = {
     "5002": "订单不存在",
     "10000001": "合作伙伴不存在",
     "10000002": "签名错误",
+    "10000003": "合作伙伴配置已过期",
     "10000004": "用户不存在",
     "9999": "系统繁忙",
 }
@@ -69,6 +70,7 @@ BY_ERROR: dict[ErrorCode, str] = {
     ErrorCode.ORDER_NOT_FOUND: "5002",
     ErrorCode.REFUND_NOT_FOUND: "5002",
     ErrorCode.WITHDRAWAL_NOT_FOUND: "5002",
+    ErrorCode.CREDENTIAL_EXPIRED: "10000003",
     ErrorCode.USER_NOT_FOUND: "10000004",
     ErrorCode.UNAVAILABLE: "9999",
     ErrorCode.INTERNAL: "9999",
