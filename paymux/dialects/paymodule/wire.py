@@ -7,6 +7,7 @@ the deployment timezone; `qrBase64` is a PNG data URI of the channel's code URL.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timezone
 from typing import Any
 
@@ -40,9 +41,18 @@ def local_time(moment: datetime | None, tz: timezone) -> str | None:
     return moment.replace(tzinfo=UTC).astimezone(tz).strftime(TIME_FORMAT)
 
 
+# Every one of the eight QR masks makes a valid code that readers decode; segno's search
+# for the best-scoring one was over half of a create-order's CPU (docs/performance.md).
+QR_MASK = 0
+
+
+@functools.lru_cache(maxsize=1024)
 def qr_png_data_uri(content: str) -> str:
-    """A QR code of `content` as the spec's `qrBase64`: a PNG data URI an <img> shows as is."""
-    return segno.make(content, error="m").png_data_uri(scale=6, border=4)
+    """A QR code of `content` as the spec's `qrBase64`: a PNG data URI an <img> shows as is.
+
+    Cached: an order's create and the queries that follow it draw the same code URL.
+    """
+    return segno.make(content, error="m", mask=QR_MASK).png_data_uri(scale=6, border=4)
 
 
 def pay_method(order: Order) -> str:
