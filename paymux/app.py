@@ -22,7 +22,7 @@ from paymux.context import Context, build_context
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.dialects import DialectSpec, gateway, partner, paymodule, skillpay, vpay
 from paymux.dialects.requests import client_ip
-from paymux.logs import configure, log
+from paymux.logs import configure, log, request_lines
 from paymux.notify.dispatcher import Dispatcher
 from paymux.services.access import ip_key
 from paymux.web import cashier, console, wallet
@@ -76,7 +76,12 @@ def handle_exception(request: Request, exc: Exception) -> Response[Any]:
 
 
 class RequestLog:
-    """Gives each request an id (vpay's debug_id) and writes one log line when it ends."""
+    """Gives each request an id (vpay's debug_id, the `X-Request-Id` header) and writes one
+    log line when it ends.
+
+    This wraps every request, so it does no more than that: when INFO lines are
+    off (`PAYMUX_LOG_LEVEL=WARNING`) nothing of the line is built or timed.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -87,16 +92,20 @@ class RequestLog:
             return
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
-        started = time.perf_counter()
+        header = (b"x-request-id", request_id.encode())
         status = 0
 
         async def send_wrapper(message: Any) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                message.setdefault("headers", []).append(header)
             await send(message)
 
+        if not request_lines():
+            await self.app(scope, receive, send_wrapper)
+            return
+        started = time.perf_counter()
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
@@ -115,11 +124,11 @@ async def limit_per_ip(request: Request) -> None:
 
     Raising here goes through `handle_exception`, so the refusal is in the
     shape of the dialect (or API, or page) the request was addressed to.
+    `create_app` installs it only when a limit is set (settings are fixed for
+    the life of the app), so without one no request pays for the hook.
     """
     ctx: Context = request.app.state.ctx
-    rate = ctx.settings.ip_rate_limit_per_s
-    if rate > 0:
-        await ctx.limiter.hit(ip_key(client_ip(request)), rate)
+    await ctx.limiter.hit(ip_key(client_ip(request)), ctx.settings.ip_rate_limit_per_s)
 
 
 def register_notifiers(ctx: Context) -> None:
@@ -151,7 +160,7 @@ def create_app(ctx: Context) -> Litestar:
         + [withdrawals.make_router(), wallet.make_router(), console.make_router()]
         + [channels.make_router(), openapi.make_router()],
         exception_handlers={Exception: handle_exception},
-        before_request=limit_per_ip,
+        before_request=limit_per_ip if ctx.settings.ip_rate_limit_per_s > 0 else None,
         request_max_body_size=ctx.settings.max_body_bytes,
         # The embedded dispatcher: started with the app, stopped before the store closes.
         on_startup=[settle_heap, *([dispatcher.start] if dispatcher.config.embedded else [])],

@@ -7,9 +7,22 @@ import sys
 
 import structlog
 
+log = structlog.get_logger("paymux")
+
+
+class _Levels:
+    """Whether INFO lines are written, decided once by `configure` rather than per request.
+
+    Until `configure` runs, structlog's default logger writes every level, so
+    request lines are on.
+    """
+
+    info = True
+
 
 def configure(level: str = "INFO") -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    threshold = logging.getLevelName(level)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -17,10 +30,14 @@ def configure(level: str = "INFO") -> None:
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+    _Levels.info = threshold <= logging.INFO
 
 
-log = structlog.get_logger("paymux")
+def request_lines() -> bool:
+    """Whether the per-request line is written: at WARNING and above it is not, and the
+    request path then skips building it (timing, fields) altogether."""
+    return _Levels.info
