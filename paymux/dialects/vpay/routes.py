@@ -6,14 +6,15 @@ import re
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Router, get, post
 from litestar.params import FromPath
+from litestar.types import ASGIApp
 
 from paymux.api.auth import require_admin, require_sandbox
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import Merchant
 from paymux.dialects import fields
-from paymux.dialects.requests import json_object, query_params, request_id
+from paymux.dialects.requests import JsonReply, json_object, query_params, request_id
 from paymux.dialects.vpay import wire
 from paymux.dialects.vpay.auth import COMMON, authenticate
 from paymux.dialects.vpay.codes import MESSAGES
@@ -34,10 +35,10 @@ def _ctx(request: Request) -> Context:
     return request.app.state.ctx
 
 
-def reply(request: Request, data: Any, code: str = "PAYMENT.SUCCESS") -> Response[bytes]:
+def reply(request: Request, data: Any, code: str = "PAYMENT.SUCCESS") -> ASGIApp:
     ctx = _ctx(request)
     body = wire.envelope(code, data, request_id(request), ctx.env.clock.now(), ctx.settings.tz)
-    return Response(body, status_code=MESSAGES[code][2], media_type="application/json")
+    return JsonReply(body, MESSAGES[code][2])
 
 
 def pay_url(ctx: Context, order_no: str) -> str:
@@ -58,7 +59,7 @@ async def _signed(
 
 
 @post("/merchants")
-async def create_merchant(request: Request) -> Response[bytes]:
+async def create_merchant(request: Request) -> ASGIApp:
     ctx = _ctx(request)
     require_sandbox(ctx)
     params = await json_object(request)
@@ -71,13 +72,13 @@ async def create_merchant(request: Request) -> Response[bytes]:
 
 
 @post("/merchants/info")
-async def merchant_info(request: Request) -> Response[bytes]:
+async def merchant_info(request: Request) -> ASGIApp:
     ctx, merchant, _ = await _signed(request, set())
     return reply(request, wire.merchant_data(merchant, ctx.platform_public_pem))
 
 
 @post("/merchants/update")
-async def merchant_update(request: Request) -> Response[bytes]:
+async def merchant_update(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"merchant_name"})
     name = fields.text(params, "merchant_name", max_len=128)
     updated = await ctx.store.write(partial(merchants.update_merchant, name=name), merchant.id)
@@ -86,7 +87,7 @@ async def merchant_update(request: Request) -> Response[bytes]:
 
 
 @post("/merchants/regenerate-keys")
-async def merchant_regenerate_keys(request: Request) -> Response[bytes]:
+async def merchant_regenerate_keys(request: Request) -> ASGIApp:
     ctx, merchant, _ = await _signed(request, set())
     secret = await ctx.store.write(merchants.rotate_secret, merchant.id, "vpay")
     ctx.keys.invalidate()
@@ -102,7 +103,7 @@ async def merchant_regenerate_keys(request: Request) -> Response[bytes]:
 
 
 @get("/merchants/search")
-async def merchant_search(request: Request) -> Response[bytes]:
+async def merchant_search(request: Request) -> ASGIApp:
     ctx = _ctx(request)
     require_admin(request, ctx)
     params = query_params(request)
@@ -128,7 +129,7 @@ ORDER_CREATE_FIELDS = {
 
 
 @post("/orders/create")
-async def order_create(request: Request) -> Response[bytes]:
+async def order_create(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, ORDER_CREATE_FIELDS)
     merchant_order_no = fields.text(params, "merchant_order_id", pattern=ORDER_NO_RE)
     amount = fields.amount(params)
@@ -174,7 +175,7 @@ def _order_ref(params: dict[str, Any]) -> dict[str, str | None]:
 
 
 @post("/orders/query")
-async def order_query(request: Request) -> Response[bytes]:
+async def order_query(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"order_id", "merchant_order_id"})
     order = await ctx.store.read(_find, merchant.id, _order_ref(params))
     return reply(request, wire.order_data(order, pay_url(ctx, order.order_no)))
@@ -185,7 +186,7 @@ def _find(uow: Any, merchant_id: str, ref: dict[str, str | None]) -> Any:
 
 
 @post("/orders/close")
-async def order_close(request: Request) -> Response[bytes]:
+async def order_close(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"order_id", "merchant_order_id"})
     order = await ctx.store.write(_close, merchant.id, _order_ref(params))
     return reply(
@@ -203,7 +204,7 @@ def _close(uow: Any, merchant_id: str, ref: dict[str, str | None]) -> Any:
 
 
 @post("/orders/pay")
-async def order_pay(request: Request) -> Response[bytes]:
+async def order_pay(request: Request) -> ASGIApp:
     ctx = _ctx(request)
     require_sandbox(ctx)
     params = await json_object(request)
@@ -232,7 +233,7 @@ def _pay(uow: Any, order_no: str, source: str, target: str) -> Any:
 
 
 @get("/orders/list")
-async def order_list(request: Request) -> Response[bytes]:
+async def order_list(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(
         request, {"status", "start_time", "end_time", "page", "page_size"}, query=True
     )
@@ -262,7 +263,7 @@ def _list(
 
 
 @post("/orders/refund")
-async def order_refund(request: Request) -> Response[bytes]:
+async def order_refund(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(
         request,
         {"order_id", "merchant_order_id", "merchant_refund_id", "amount", "reason", "notify_url"},
@@ -326,7 +327,7 @@ async def _account_caller(
 
 
 @post("/accounts")
-async def account_create(request: Request) -> Response[bytes]:
+async def account_create(request: Request) -> ASGIApp:
     ctx = _ctx(request)
     body = await request.body()
     if body.strip():
@@ -343,7 +344,7 @@ async def account_create(request: Request) -> Response[bytes]:
 
 
 @get("/accounts/{account_id:str}")
-async def account_info(request: Request, account_id: FromPath[str]) -> Response[bytes]:
+async def account_info(request: Request, account_id: FromPath[str]) -> ASGIApp:
     ctx, owner, _ = await _account_caller(request, set(), query=True)
     account = await ctx.store.read(ledger.get_account, account_id)
     if owner is not None and account.owner_id != owner:
@@ -351,7 +352,7 @@ async def account_info(request: Request, account_id: FromPath[str]) -> Response[
     return reply(request, wire.account_data(account))
 
 
-async def _move_outside(request: Request, move: Any, time_field: str) -> Response[bytes]:
+async def _move_outside(request: Request, move: Any, time_field: str) -> ASGIApp:
     """Recharge and withdraw: money in from, or out to, the world outside paymux."""
     ctx, owner, params = await _account_caller(request, {"account_id", "amount"})
     account_id = fields.text(params, "account_id", pattern=ACCOUNT_RE)
@@ -370,17 +371,17 @@ async def _move_outside(request: Request, move: Any, time_field: str) -> Respons
 
 
 @post("/accounts/recharge")
-async def account_recharge(request: Request) -> Response[bytes]:
+async def account_recharge(request: Request) -> ASGIApp:
     return await _move_outside(request, ledger.recharge, "recharge_time")
 
 
 @post("/accounts/withdraw")
-async def account_withdraw(request: Request) -> Response[bytes]:
+async def account_withdraw(request: Request) -> ASGIApp:
     return await _move_outside(request, ledger.withdraw_now, "withdraw_time")
 
 
 @post("/accounts/transfer")
-async def account_transfer(request: Request) -> Response[bytes]:
+async def account_transfer(request: Request) -> ASGIApp:
     ctx, owner, params = await _account_caller(request, {"from_account", "to_account", "amount"})
     source = fields.text(params, "from_account", pattern=ACCOUNT_RE)
     target = fields.text(params, "to_account", pattern=ACCOUNT_RE)
@@ -399,7 +400,7 @@ async def account_transfer(request: Request) -> Response[bytes]:
 
 
 @get("/accounts/{account_id:str}/transactions")
-async def account_transactions(request: Request, account_id: FromPath[str]) -> Response[bytes]:
+async def account_transactions(request: Request, account_id: FromPath[str]) -> ASGIApp:
     ctx, owner, params = await _account_caller(
         request, {"type", "start_time", "end_time", "page", "page_size"}, query=True
     )
