@@ -39,7 +39,7 @@ def text(
         )
     if pattern is not None and not pattern.fullmatch(value):
         raise PaymuxError(ErrorCode.INVALID_PARAMS, f"{name} has invalid characters", field=name)
-    if any(ch in value for ch in "\r\n\x00"):
+    if "\r" in value or "\n" in value or "\x00" in value:
         raise PaymuxError(
             ErrorCode.INVALID_PARAMS, f"{name} contains control characters", field=name
         )

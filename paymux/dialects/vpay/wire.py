@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -40,15 +41,25 @@ ENTRY_TYPE_BY_CODE = {code: kind for kind, code in ENTRY_TYPE_CODE.items()}
 
 
 def utc_time(moment: datetime | None) -> str | None:
-    """Data times as the spec's examples show them: UTC with milliseconds and `Z`."""
+    """Data times as the spec's examples show them: UTC with milliseconds and `Z`.
+
+    Times are naive UTC inside paymux; `isoformat` (milliseconds truncated)
+    costs a sixth of `strftime` and three of them are in every order reply.
+    """
     if moment is None:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def envelope_time(now: datetime, tz: timezone) -> str:
     """The envelope `timestamp`: ISO 8601 in the deployment timezone (+08:00 by default)."""
-    return now.replace(tzinfo=UTC).astimezone(tz).isoformat(timespec="seconds")
+    return _envelope_second(now.replace(microsecond=0), tz)
+
+
+@lru_cache(maxsize=4)
+def _envelope_second(second: datetime, tz: timezone) -> str:
+    """One rendering per second: every reply of that second carries the same text."""
+    return second.replace(tzinfo=UTC).astimezone(tz).isoformat(timespec="seconds")
 
 
 def envelope(
