@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -92,3 +93,39 @@ def test_a_rate_limit_is_shared_by_both_processes(pair):
             codes.append(exc.code)
     assert codes.count("PAYMENT.RATE_LIMIT_EXCEEDED") >= 4, codes
     assert codes.count("ok") <= 8, codes
+
+
+def test_concurrent_creates_of_one_merchant_order_no_make_one_order(pair):
+    """On PostgreSQL a create is one `INSERT … ON CONFLICT DO NOTHING` without BEGIN or
+    COMMIT: racing identical creates on both processes must all answer the one order, and a
+    different create under the same number must be refused, never a second order."""
+    url_a, url_b, token = pair
+    creds = new_merchant(url_a, token)
+    clients = [VpayClient(url, creds["app_id"], creds["secret_key"]) for url in (url_a, url_b)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        created = list(
+            pool.map(lambda i: clients[i % 2].create_order("RACE-1", 100)["order_id"], range(32))
+        )
+    assert len(set(created)) == 1, created
+    with pytest.raises(VpayError) as different:
+        clients[1].create_order("RACE-1", 200)
+    assert different.value.code == "ORDER.INVALID_PARAMS"
+    assert clients[1].query_order(merchant_order_id="RACE-1")["order_id"] == created[0]
+
+
+def test_a_merchant_disabled_on_one_process_cannot_create_on_the_other(pair):
+    """The other process may still hold the merchant as active in its 2-second cache; the
+    create's insert itself checks the merchant's status."""
+    url_a, url_b, token = pair
+    creds = new_merchant(url_a, token)
+    client_b = VpayClient(url_b, creds["app_id"], creds["secret_key"])
+    client_b.create_order("WARM-1", 100)  # process b now has the merchant in its cache
+    disable = httpx.post(
+        f"{url_a}/admin/v1/merchants/{creds['app_id']}",
+        json={"status": "disabled"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert disable.status_code == 200, disable.text
+    with pytest.raises(VpayError) as refused:
+        client_b.create_order("AFTER-1", 100)
+    assert refused.value.code == "MERCHANT.DISABLED"
