@@ -16,6 +16,8 @@ class NotifyConfig:
     timeout_s: float = 10.0
     # Deliveries in flight per process; also the size of the HTTP connection pool.
     concurrency: int = 64
+    # Deliveries in flight per merchant and process; 0: a quarter of `concurrency`.
+    merchant_slots: int = 0
     # How long a claim holds a row (real time, not the sandbox clock). It must outlast
     # one attempt plus recording it, or a second worker could start the same attempt.
     lease_s: float = 35.0
@@ -36,6 +38,7 @@ class NotifyConfig:
         return cls(
             timeout_s=timeout,
             concurrency=int(env.get("PAYMUX_NOTIFY_CONCURRENCY", "64")),
+            merchant_slots=int(env.get("PAYMUX_NOTIFY_MERCHANT_SLOTS", "0")),
             # Never shorter than an attempt: the lease is what keeps attempts exclusive.
             lease_s=max(
                 float(env.get("PAYMUX_NOTIFY_LEASE_S", "0")) or 3 * timeout + 5, timeout + 1
@@ -45,6 +48,16 @@ class NotifyConfig:
             allow_private=settings.private_notify_urls_allowed,
             embedded=env.get("PAYMUX_NOTIFY_EMBEDDED", "1") not in ("0", "false", "no"),
         )
+
+    @property
+    def slots_per_merchant(self) -> int:
+        """A merchant's fair share of the slots: what its hanging endpoint can hold at most.
+
+        A quarter by default, so even three merchants hanging at once leave a
+        quarter of the slots to everyone else; never more than all of them.
+        """
+        share = self.merchant_slots or self.concurrency // 4
+        return min(max(1, share), self.concurrency)
 
     def with_overrides(self, **kwargs: object) -> NotifyConfig:
         return replace(self, **{k: v for k, v in kwargs.items() if v is not None})

@@ -19,9 +19,10 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from paymux.core.errors import ErrorCode, PaymuxError
@@ -129,8 +130,16 @@ class Dispatcher:
         self._jobs = list(JOBS.values() if jobs is None else jobs)
         self._next_run: dict[str, float] = {}
         self._inflight: set[asyncio.Task[None]] = set()
-        self._ready: deque[outbox.Claim] = deque()
+        # Claimed rows not started yet, per merchant (in the order merchants came).
+        self._ready: dict[str, deque[outbox.Claim]] = {}
+        # Attempts in flight per merchant, and merchants whose share stopped a claim.
+        self._active: Counter[str] = Counter()
+        self._capped: frozenset[str] = frozenset()
         self._half_batch = max(1, self.config.concurrency // 2)
+        self._share = self.config.slots_per_merchant
+        # Rows one merchant may hold: its share in flight and two more in reserve, so that
+        # a merchant delivering a backlog alone is claimed for two shares at a time.
+        self._hold = 3 * self._share
         self._backlog = False
         self._stopping = False
         self._loops: list[asyncio.Task[None]] = []
@@ -186,7 +195,8 @@ class Dispatcher:
         # the lease ran out); they see `_stopping` after their current step.
         await asyncio.gather(*self._loops, return_exceptions=True)
         if self._ready:  # claimed, never started: free them for the next dispatcher now
-            reserved, self._ready = list(self._ready), deque()
+            reserved = [claim for queue in self._ready.values() for claim in queue]
+            self._ready = {}
             try:
                 await self.ctx.store.write(outbox.release, reserved)
             except Exception:  # their leases run out instead
@@ -218,6 +228,13 @@ class Dispatcher:
     # one batch in reserve (`_ready`). A finishing attempt starts the next reserved row
     # at once, and claims (each one a commit) stay few and large. A reserved row is only
     # started while its lease still covers a whole attempt.
+    #
+    # Each merchant gets the same on a smaller scale: at most `_share` attempts in flight
+    # and two shares in reserve. A merchant whose endpoint hangs therefore holds a quarter
+    # of the slots (by default) for one timeout, never all of them, and the rest keep
+    # delivering everyone else's rows; its own rows wait their turn. Its reserve waits
+    # for its own slots, not for everyone's, so it does not count against the room
+    # left for claiming other merchants' rows.
 
     async def _deliver_loop(self) -> None:
         while not self._stopping:
@@ -231,7 +248,16 @@ class Dispatcher:
                         await self._wake.wait()
 
     def _room(self) -> int:
-        return 2 * self.config.concurrency - len(self._inflight) - len(self._ready)
+        waiting = sum(
+            len(queue)
+            for merchant_id, queue in self._ready.items()
+            if self._active[merchant_id] < self._share
+        )
+        return 2 * self.config.concurrency - len(self._inflight) - waiting
+
+    def _held(self, merchant_id: str) -> int:
+        queue = self._ready.get(merchant_id)
+        return self._active[merchant_id] + (len(queue) if queue else 0)
 
     async def _top_up(self) -> float:
         """Claim once half a batch fits; returns how long to sleep if nothing wakes us."""
@@ -251,27 +277,54 @@ class Dispatcher:
         return min(poll_s, max(0.0, (next_due - self.ctx.env.clock.now()).total_seconds()))
 
     async def _claim(self, limit: int) -> tuple[list[outbox.Claim], datetime | None]:
-        claims, next_due = await self.ctx.store.write(
-            outbox.claim_due, tuple(self.ctx.env.notifiers), limit, self.config.lease_s
+        held = {merchant: self._held(merchant) for merchant in {*self._active, *self._ready}}
+        claimed = await self.ctx.store.write(
+            partial(outbox.claim_due, per_merchant=self._hold, held=held),
+            tuple(self.ctx.env.notifiers),
+            limit,
+            self.config.lease_s,
         )
-        self._ready.extend(claims)
+        self._capped = claimed.capped
+        for claim in claimed.claims:
+            self._ready.setdefault(claim.merchant_id, deque()).append(claim)
         self._start_ready()
-        return claims, next_due
+        return claimed.claims, claimed.next_due
 
     def _start_ready(self) -> None:
-        while self._ready and not self._stopping and len(self._inflight) < self.config.concurrency:
-            claim = self._ready.popleft()
-            left_s = (claim.lease_until - outbox.real_now()).total_seconds()
-            if left_s <= self.config.timeout_s:
-                continue  # the attempt could outlive the lease; left to be claimed again
-            task = asyncio.create_task(self._attempt(claim))
-            self._inflight.add(task)
-            task.add_done_callback(self._finished)
+        """Start reserved rows while slots are free: merchants take turns, each within its share."""
+        concurrency = self.config.concurrency
+        started = True
+        while started and not self._stopping and len(self._inflight) < concurrency:
+            started = False
+            for merchant_id in list(self._ready):
+                if len(self._inflight) >= concurrency:
+                    return
+                if self._active[merchant_id] >= self._share:
+                    continue
+                queue = self._ready[merchant_id]
+                claim = queue.popleft()
+                if not queue:
+                    del self._ready[merchant_id]
+                started = True
+                left_s = (claim.lease_until - outbox.real_now()).total_seconds()
+                if left_s <= self.config.timeout_s:
+                    continue  # the attempt could outlive the lease; left to be claimed again
+                self._active[merchant_id] += 1
+                task = asyncio.create_task(self._attempt(claim))
+                self._inflight.add(task)
+                task.add_done_callback(partial(self._finished, merchant_id))
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    def _finished(self, merchant_id: str, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
+        self._active[merchant_id] -= 1
+        if not self._active[merchant_id]:
+            del self._active[merchant_id]
         self._start_ready()
         if self._backlog and self._room() >= self._half_batch:
+            self._wake.set()
+        elif merchant_id in self._capped and self._held(merchant_id) <= self._share:
+            # Two shares of what it may hold are free again, and rows of its were left behind.
+            self._capped = self._capped - {merchant_id}
             self._wake.set()
 
     async def _attempt(self, claim: outbox.Claim) -> None:

@@ -9,13 +9,16 @@ died, and moving the test clock must not make a live worker's claim look stale.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    Row,
     bindparam,
     delete,
     func,
@@ -149,39 +152,94 @@ _VIEW_COLUMNS = [N[f.name] for f in fields(NotificationView)]
 _ATTEMPT_COLUMNS = [A[f.name] for f in fields(AttemptView)]
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """What one `claim_due` leased, and what it left behind."""
+
+    claims: list[Claim]
+    # When the next row not yet due becomes due (None: none, or the batch was full).
+    next_due: datetime | None
+    # Merchants at their share: due rows of theirs may be waiting for it to free up.
+    capped: frozenset[str] = frozenset()
+
+
+# Leases the rows one look took and reads what the attempts need, in one statement.
+_LEASE = (
+    update(t.notifications)
+    .where(N.id.in_(bindparam("b_ids", expanding=True)))
+    .values(lease_until=bindparam("b_lease"))
+    .returning(N.id, N.merchant_id, N.dialect, N.url, N.headers, N.body, N.attempts)
+)
+
+# Looks per claim at most: each one after the first leaves out one more merchant at its share.
+CLAIM_ROUNDS = 4
+
+
 def claim_due(
-    uow: UnitOfWork, dialects: Collection[str], limit: int, lease_s: float
-) -> tuple[list[Claim], datetime | None]:
-    """Lease up to `limit` due rows of the given dialects to the caller.
+    uow: UnitOfWork,
+    dialects: Collection[str],
+    limit: int,
+    lease_s: float,
+    *,
+    per_merchant: int = 0,
+    held: Mapping[str, int] | None = None,
+) -> Claimed:
+    """Lease up to `limit` due rows of the given dialects to the caller, oldest first.
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers each take
     different rows without waiting. SQLite: the single writer (and BEGIN
     IMMEDIATE across processes) serializes claims, so the lease update is a
     compare-and-set by construction. Rows of dialects this process does not
-    know stay for a process that does. Also returns when the next row not yet
-    due becomes due, so the caller can sleep exactly that long.
+    know stay for a process that does.
+
+    With `per_merchant`, the caller ends up holding at most that many rows of
+    any one merchant (`held` counts the ones it holds already): one merchant's
+    backlog at the head of the queue would otherwise fill the whole batch, and
+    if its endpoint hangs, every delivery slot with it. Rows past a merchant's
+    share are left unleased (their locks end with this transaction), and the
+    next look leaves that merchant out, so the batch fills with other
+    merchants' rows. Also returns when the next row not yet due becomes due,
+    so the caller can sleep exactly that long.
     """
     if not dialects or limit <= 0:
-        return [], None
+        return Claimed([], None)
     now = uow.env.clock.now()
     lease_now = real_now()
-    rows = uow.conn.execute(
-        select(N.id, N.merchant_id, N.dialect, N.url, N.headers, N.body, N.attempts)
-        .where(
+    lease = lease_now + timedelta(seconds=lease_s)
+    counts = Counter(held or {})
+    full = {m for m, n in counts.items() if per_merchant and n >= per_merchant}
+    rows: list[Row[Any]] = []
+    for _ in range(CLAIM_ROUNDS):
+        want = limit - len(rows)
+        conds = [
             N.status == PENDING,
             N.next_attempt_at <= now,
             or_(N.lease_until.is_(None), N.lease_until <= lease_now),
             N.dialect.in_(dialects),
-        )
-        .order_by(N.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    lease = lease_now + timedelta(seconds=lease_s)
-    if rows:
-        uow.conn.execute(
-            update(t.notifications).where(N.id.in_([r.id for r in rows])).values(lease_until=lease)
-        )
+        ]
+        if full:
+            conds.append(N.merchant_id.not_in(sorted(full)))
+        # Ids first: rows past a merchant's share are left, and their bodies never read.
+        found = uow.conn.execute(
+            select(N.id, N.merchant_id)
+            .where(*conds)
+            .order_by(N.next_attempt_at)
+            .limit(want)
+            .with_for_update(skip_locked=True)
+        ).all()
+        taken: list[int] = []
+        for notification_id, merchant_id in found:
+            if per_merchant and counts[merchant_id] >= per_merchant:
+                full.add(merchant_id)
+                continue
+            counts[merchant_id] += 1
+            taken.append(notification_id)
+        if taken:  # leased now, so the next look's lease condition passes them over
+            leased = uow.conn.execute(_LEASE, {"b_ids": taken, "b_lease": lease}).all()
+            order = {notification_id: n for n, notification_id in enumerate(taken)}
+            rows.extend(sorted(leased, key=lambda r: order[r.id]))
+        if len(found) < want or len(taken) == len(found):
+            break  # nothing more is due, or nothing was left behind
     next_due = None
     if len(rows) < limit:
         next_due = uow.conn.execute(
@@ -202,7 +260,7 @@ def claim_due(
         )
         for r in rows
     ]
-    return claims, next_due
+    return Claimed(claims, next_due, frozenset(full))
 
 
 # Built once: recording attempts is the dispatcher's hot path, and building SQLAlchemy
