@@ -48,9 +48,11 @@ PG_GONE_SQLSTATES = {"57P01", "57P02", "57P03"}
 IDLE_PING_S = 2.0
 # PostgreSQL: threads running transactions at once, per process. Each one parks after
 # every round trip and then waits for the GIL again, and each keeps a database backend
-# busy on the same cores: with 2 workers and 64 clients, 8 made vpay create-order 1.58x
-# as fast as 32 (A/B on 2 cores, 581 vs 368 req/s under load; 4 was no better than 8).
-PG_THREADS = 8
+# busy on the same cores, so fewer threads make a short transaction cheaper; but a long
+# one (a payment: several statements) needs enough of them in flight. A/B on 2 cores, 2
+# workers, 64 clients, under load: create-order 368 req/s with 32, 581 with 8, 16 as fast
+# as 8; sandbox pay 268 with 32, 185 with 8, and 16 beat 32 (285 vs 217).
+PG_THREADS = 16
 
 
 def is_sqlite(url: str) -> bool:
