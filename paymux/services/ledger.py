@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import BigInteger, String, and_, bindparam, case, func, insert, select, text, update
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.ledger import AccountKind, EntryType, Posting, check_balanced
@@ -465,34 +465,42 @@ class LedgerProblem:
 
 
 def check_ledger(uow: UnitOfWork) -> list[LedgerProblem]:
-    """Recompute every balance and frozen amount from history and compare with the cache."""
+    """Recompute every balance and frozen amount from history and compare with the cache.
+
+    Balances, postings and holds are read in one statement: on PostgreSQL each statement
+    of a READ COMMITTED read sees its own snapshot, so sums read apart from the accounts
+    could straddle a concurrent fold or payment and report a difference that never was.
+    """
     problems: list[LedgerProblem] = []
     p, h = t.postings.c, t.holds.c
-    applied = dict(
-        uow.conn.execute(
-            select(p.account_id, func.sum(p.amount))
-            .where(p.pending.is_(False))
-            .group_by(p.account_id)
-        ).all()
+    sums = (
+        select(
+            p.account_id,
+            func.sum(case((p.pending.is_(False), p.amount), else_=0)).label("applied"),
+            func.sum(case((p.pending.is_(True), p.amount), else_=0)).label("pending"),
+        )
+        .group_by(p.account_id)
+        .subquery()
     )
-    pending = dict(
-        uow.conn.execute(
-            select(p.account_id, func.sum(p.amount))
-            .where(p.pending.is_(True))
-            .group_by(p.account_id)
-        ).all()
+    held = (
+        select(h.account_id, func.sum(h.amount).label("held"))
+        .where(h.status == "active")
+        .group_by(h.account_id)
+        .subquery()
     )
-    held = dict(
-        uow.conn.execute(
-            select(h.account_id, func.sum(h.amount))
-            .where(h.status == "active")
-            .group_by(h.account_id)
-        ).all()
-    )
-    for row in uow.conn.execute(select(t.accounts)).all():
-        journal = int(applied.get(row.id) or 0)
-        waiting = int(pending.get(row.id) or 0)
-        frozen = int(held.get(row.id) or 0)
+    accounts = uow.conn.execute(
+        select(
+            A.id, A.balance, A.frozen, A.allow_negative, sums.c.applied, sums.c.pending, held.c.held
+        ).select_from(
+            t.accounts.outerjoin(sums, sums.c.account_id == A.id).outerjoin(
+                held, held.c.account_id == A.id
+            )
+        )
+    ).all()
+    for row in accounts:
+        journal = int(row.applied or 0)
+        waiting = int(row.pending or 0)
+        frozen = int(row.held or 0)
         if journal != row.balance:
             problems.append(
                 LedgerProblem(

@@ -68,3 +68,32 @@ def test_a_checked_debit_folds_pending_credits_first(server, merchant):
         client.refund("FOLD-R2", 1, order_id=order["order_id"])
     assert more.value.code == "ORDER.INVALID_STATUS"
     server.assert_ledger_clean()
+
+
+def test_the_ledger_check_is_clean_while_money_moves(server, merchant):
+    """The check reads balances, postings and holds as of one moment: run while transfers
+    and payments commit, it must never report a difference that no commit left."""
+    creds = merchant["vpay"]
+    client = VpayClient(server.base_url, creds["app_id"], creds["secret_key"])
+    accounts = [client.create_account()["account_id"] for _ in range(4)]
+    for account in accounts:
+        client.recharge(account, 1_000_000)
+    orders = [client.create_order(f"MOVE-{i}", 100, "QR_CODE")["order_id"] for i in range(40)]
+
+    def move(i: int) -> None:
+        client.transfer(accounts[i % 4], accounts[(i + 1) % 4], 1 + i % 7)
+        if i % 10 == 0:
+            assert server.sandbox_pay(orders[i // 10]).status_code == 200
+
+    checks: list[dict] = []
+    with ThreadPoolExecutor(12) as pool:
+        moving = [pool.submit(move, i) for i in range(400)]
+        while not all(f.done() for f in moving):
+            checked = server.admin("GET", "/admin/v1/ledger/check")
+            assert checked.status_code == 200, checked.text
+            checks.append(checked.json())
+        for future in moving:
+            future.result()
+    assert len(checks) >= 3, "too few checks ran while money moved to mean anything"
+    assert [c for c in checks if not c["clean"]] == []
+    server.assert_ledger_clean()
