@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -47,7 +48,7 @@ class Settings:
 
     @property
     def tz(self) -> timezone:
-        return timezone(timedelta(hours=self.tz_offset_hours))
+        return _timezone(self.tz_offset_hours)
 
     @property
     def sqlite_path(self) -> Path:
@@ -110,3 +111,9 @@ def read_or_create_secret_file(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return value
+
+
+@functools.cache
+def _timezone(offset_hours: int) -> timezone:
+    """One `timezone` per offset: replies format times with it on every request."""
+    return timezone(timedelta(hours=offset_hours))

@@ -6,6 +6,7 @@ without knowing anything about the store.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Self
@@ -18,7 +19,14 @@ class _FromRow:
 
     @classmethod
     def from_mapping(cls, mapping: Any) -> Self:
-        return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+        return cls(**{name: mapping[name] for name in _field_names(cls)})  # type: ignore[arg-type]
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """Asked once per class: `dataclasses.fields()` on every row read was a tenth of the
+    writer thread's time in a create-order (docs/performance.md)."""
+    return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True, slots=True)
