@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING
 
 from paymux.notify import outbox
 from paymux.notify.config import NotifyConfig
-from paymux.services import access, ledger, nonces, orders, reconcile, skills, withdrawals
+from paymux.services import (
+    access,
+    channel_refunds,
+    ledger,
+    nonces,
+    orders,
+    reconcile,
+    skills,
+    withdrawals,
+)
 from paymux.store.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -67,3 +76,4 @@ register_job("ratelimits.prune", access.prune_rate_counters, every_s=60)
 register_job("skillpay.settle_refunds", skills.settle_stale_refunds, every_s=30)
 register_task("outbox.prune", prune_outbox, every_s=3600)
 register_task("channels.reconcile", reconcile.run, every_s=30)
+register_task("channels.order_refunds", channel_refunds.run, every_s=30)

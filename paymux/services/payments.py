@@ -42,7 +42,7 @@ from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import ChannelMismatch, Order, PaymentAttempt
 from paymux.core.states import ORDER_SETTLED, OrderStatus
 from paymux.logs import log
-from paymux.services import channel_credentials, orders
+from paymux.services import channel_credentials, channel_refunds, orders
 from paymux.store import tables as t
 from paymux.store.engine import Store
 from paymux.store.sql import insert_ignore
@@ -461,7 +461,11 @@ def apply_trade(uow: UnitOfWork, merchant_id: str, channel: str, trade: Trade) -
 
 
 def apply_refund(uow: UnitOfWork, merchant_id: str, channel: str, result: RefundResult) -> None:
-    """Record an automatic refund's outcome; PROCESSING is asked again later."""
+    """Record a channel refund's outcome; PROCESSING is asked again later.
+
+    The out_refund_no names either a mismatch's automatic refund (`R…`) or an
+    order refund (its refund no), which `channel_refunds` settles.
+    """
     now = uow.env.clock.now()
     row = uow.conn.execute(
         select(t.channel_mismatches).where(
@@ -471,6 +475,7 @@ def apply_refund(uow: UnitOfWork, merchant_id: str, channel: str, result: Refund
         )
     ).first()
     if row is None:
+        channel_refunds.apply_notice(uow, merchant_id, channel, result)
         return
     mismatch = ChannelMismatch.from_row(row)
     values: dict[str, Any] = {

@@ -157,7 +157,7 @@ def _move_money(uow: UnitOfWork, order: Order, payee: str, amount: int, refund_n
 
 
 def complete_refund(uow: UnitOfWork, refund_no: str) -> Refund:
-    refund = _get_by_no(uow, refund_no)
+    refund = get_refund_by_no(uow, refund_no)
     order = get_by_no(uow, refund.order_no)
     _transition(uow, refund, RefundStatus.SUCCEEDED)
     target = order.payer_account_id or ledger.ensure_world_account(uow, order.currency)
@@ -170,14 +170,14 @@ def complete_refund(uow: UnitOfWork, refund_no: str) -> Refund:
         order_no=order.order_no,
         ref=refund_no,
     )
-    done = _get_by_no(uow, refund_no)
+    done = get_refund_by_no(uow, refund_no)
     notify_refund(uow, "refund.succeeded", done, order)
     return done
 
 
 def fail_refund(uow: UnitOfWork, refund_no: str) -> Refund:
     """A refund the channel refused: release the hold and give the amount back to the order."""
-    refund = _get_by_no(uow, refund_no)
+    refund = get_refund_by_no(uow, refund_no)
     _transition(uow, refund, RefundStatus.FAILED)
     ledger.release_hold(uow, int(refund.extra["hold_id"]))
     uow.conn.execute(
@@ -191,7 +191,7 @@ def fail_refund(uow: UnitOfWork, refund_no: str) -> Refund:
             ),
         )
     )
-    done = _get_by_no(uow, refund_no)
+    done = get_refund_by_no(uow, refund_no)
     notify_refund(uow, "refund.failed", done, get_by_no(uow, refund.order_no))
     return done
 
@@ -221,7 +221,8 @@ def _same_or_exists(row: Mapping[str, Any], digest: str) -> Refund:
     return Refund.from_mapping(row)
 
 
-def _get_by_no(uow: UnitOfWork, refund_no: str) -> Refund:
+def get_refund_by_no(uow: UnitOfWork, refund_no: str) -> Refund:
+    """A refund by platform number, whoever's it is (callers that act for the platform)."""
     row = _BY_NO.first(uow.conn, {"n": refund_no})
     if row is None:
         raise PaymuxError(ErrorCode.REFUND_NOT_FOUND, f"refund {refund_no} not found")
@@ -236,7 +237,7 @@ def get_refund(
     merchant_refund_no: str | None = None,
 ) -> Refund:
     if refund_no:
-        refund = _get_by_no(uow, refund_no)
+        refund = get_refund_by_no(uow, refund_no)
         if refund.merchant_id != merchant_id:
             raise PaymuxError(ErrorCode.ORDER_ACCESS_DENIED, "refund belongs to another merchant")
         return refund

@@ -178,8 +178,12 @@ refunds = Table(
     Column("extra", JSON, nullable=False, default=dict),
     Column("created_at", DateTime, nullable=False),
     Column("completed_at", DateTime, nullable=True),
+    # When a refund sent through a live channel is next asked about (None for
+    # every other refund, and once it ends): services/channel_refunds.py.
+    Column("next_check_at", DateTime, nullable=True),
     UniqueConstraint("merchant_id", "merchant_refund_no"),
     Index("ix_refunds_order", "order_id"),
+    Index("ix_refunds_next_check", "next_check_at"),
 )
 
 withdrawals = Table(

@@ -133,6 +133,8 @@ class FakeWechatPay(_Server):
         self.refunds: dict[str, dict[str, Any]] = {}
         self.fail_next: tuple[int, dict[str, Any]] | None = None
         self.bad_reply_signature = False
+        self.refund_status = "PROCESSING"  # what a new refund starts as (SUCCESS: at once)
+        self.refund_delay_s = 0.0  # how long a refund request takes before WeChat Pay answers
 
     def config(self) -> dict[str, Any]:
         """The configuration a merchant gives paymux for this account."""
@@ -200,7 +202,10 @@ class FakeWechatPay(_Server):
                 status, data = self.fail_next
                 self.fail_next = None
                 return self._reply(status, data)
-            return self._route(method, urlsplit(path), json.loads(body) if body else {})
+            reply = self._route(method, urlsplit(path), json.loads(body) if body else {})
+        if path == "/v3/refund/domestic/refunds":
+            time.sleep(self.refund_delay_s)  # the refund is made; the answer comes late
+        return reply
 
     def _route(
         self, method: str, url: Any, data: dict[str, Any]
@@ -241,7 +246,7 @@ class FakeWechatPay(_Server):
                     "out_refund_no": data["out_refund_no"],
                     "out_trade_no": data["out_trade_no"],
                     "transaction_id": trade.transaction_id,
-                    "status": "PROCESSING",
+                    "status": self.refund_status,
                     "amount": {**data["amount"], "payer_total": trade.body["amount"]["total"]},
                     "notify_url": data.get("notify_url", ""),
                 },
@@ -332,21 +337,22 @@ class FakeWechatPay(_Server):
             trade.body["notify_url"], "TRANSACTION.SUCCESS", self._transaction(trade), **kwargs
         )
 
-    def finish_refund(self, out_refund_no: str) -> httpx.Response:
+    def finish_refund(self, out_refund_no: str, status: str = "SUCCESS") -> httpx.Response:
+        """The refund ends (SUCCESS, ABNORMAL, CLOSED) and WeChat Pay posts its notice."""
         with self.lock:
             refund = self.refunds[out_refund_no]
-            refund["status"] = "SUCCESS"
+            refund["status"] = status
         resource = {
             "mchid": self.mchid,
             "out_trade_no": refund["out_trade_no"],
             "transaction_id": refund["transaction_id"],
             "out_refund_no": out_refund_no,
             "refund_id": refund["refund_id"],
-            "refund_status": "SUCCESS",
+            "refund_status": status,
             "success_time": datetime.now(BEIJING).isoformat(timespec="seconds"),
             "amount": refund["amount"],
         }
-        return self.notice(refund["notify_url"], "REFUND.SUCCESS", resource)
+        return self.notice(refund["notify_url"], f"REFUND.{status}", resource)
 
 
 # -- Alipay ------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Actions call the same services as the merchant APIs (close_order,
 create_refund), wrapped in `audit.audited` so the audit row commits with the
 change or not at all. A console refund is idempotent per form: the form
 carries a random key that becomes the merchant refund no, so a double submit
-returns the first refund instead of making a second.
+returns the first refund instead of making a second. A refund of an order paid
+through a live channel goes through `channel_refunds`: the audited transaction
+opens it (PROCESSING, amount held), then the channel is asked outside it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from litestar.response import Redirect, Stream
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import Order, Refund
 from paymux.core.money import format_decimal
-from paymux.core.states import ORDER_CLOSABLE, ORDER_REFUNDABLE, OrderStatus
-from paymux.services import audit, orders, refunds
+from paymux.core.states import ORDER_CLOSABLE, ORDER_REFUNDABLE, OrderStatus, RefundStatus
+from paymux.services import audit, channel_refunds, orders, refunds
 from paymux.services import console_queries as q
 from paymux.store.uow import UnitOfWork
 from paymux.web.console.auth import action, reader_actor, signed_in
@@ -182,7 +184,7 @@ async def order_detail(request: Request, order_no: FromPath[str]) -> Response[st
         info=info,
         order=order,
         closable=order.status in ORDER_CLOSABLE,
-        refundable=order.status in ORDER_REFUNDABLE and order.channel == "sandbox",
+        refundable=order.status in ORDER_REFUNDABLE,
         refundable_amount=order.amount - order.refunded_amount,
         refund_key=secrets.token_hex(8),
         currencies=CURRENCIES,
@@ -211,23 +213,19 @@ async def order_close(request: Request, order_no: FromPath[str]) -> Redirect:
 
 
 def _refund(uow: UnitOfWork, order_no: str, amount_minor: int, reason: str, key: str) -> Refund:
-    """A refund through the refunds service; only sandbox-channel money is refunded here.
+    """Refund through the refunds service: at once for sandbox money, channel-first otherwise.
 
-    Live channels (WeChat Pay, Alipay) would have to return the money at the
-    channel first, which no service offers yet, so the console says so
-    instead of moving money in the ledger that the channel never returned.
+    A live-channel order's refund is only opened here (PROCESSING, its amount
+    held); the ledger moves once the channel has returned the money.
     """
     order = orders.get_by_no(uow, order_no)
-    if order.channel != "sandbox":
-        raise PaymuxError(
-            ErrorCode.INVALID_PARAMS,
-            f"orders paid through {order.channel} are refunded at the channel; "
-            "the console refunds sandbox-channel orders",
-        )
+    merchant_refund_no = f"console-{key}"
+    if channel_refunds.is_live(order):
+        return channel_refunds.open_refund(uow, order_no, merchant_refund_no, amount_minor, reason)
     return refunds.create_refund(
         uow,
         order.merchant_id,
-        merchant_refund_no=f"console-{key}",
+        merchant_refund_no=merchant_refund_no,
         amount=amount_minor,
         order_no=order_no,
         reason=reason,
@@ -243,7 +241,7 @@ async def order_refund(request: Request, order_no: FromPath[str]) -> Redirect:
     key = text(act.form, "key", max_len=16)
     if not REFUND_KEY.match(key):
         raise PaymuxError(ErrorCode.INVALID_PARAMS, "the refund form is incomplete; reload it")
-    await act.ctx.store.write(
+    refund = await act.ctx.store.write(
         audit.audited,
         act.actor,
         "order.refund",
@@ -256,4 +254,8 @@ async def order_refund(request: Request, order_no: FromPath[str]) -> Redirect:
         reason,
         key,
     )
+    if refund.status == RefundStatus.PROCESSING:
+        # Only a live-channel refund is left processing; a double submit sends it
+        # again, which the channel deduplicates on the refund no.
+        await channel_refunds.send_refund(act.ctx.store, refund.refund_no)
     return Redirect(f"/console/orders/{order_no}?done=refunded", status_code=303)
