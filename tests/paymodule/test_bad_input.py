@@ -126,17 +126,18 @@ def test_unknown_paths_and_methods_answer_in_shape(server: Server, merchant):
 def test_health_is_503_when_the_database_is_unreachable(fresh_server: Server, tmp_path):
     assert httpx.get(fresh_server.base_url + "/api/health").status_code == 200
     store = fresh_server.ctx.store
-    healthy = store.read_engine
+    # Reads go to the reader threads' engine (SQLite) or the autocommit one (PostgreSQL).
+    healthy = store.read_engine, store._autocommit_engine
     url = (
         f"sqlite:///{tmp_path}/missing/dir/db.sqlite"
         if fresh_server.backend == "sqlite"
         else "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
     )
-    store.read_engine = create_engine(url)
+    store.read_engine = store._autocommit_engine = create_engine(url)
     try:
         response = httpx.get(fresh_server.base_url + "/api/health", timeout=30)
     finally:
-        store.read_engine = healthy
+        store.read_engine, store._autocommit_engine = healthy
     assert response.status_code == 503
     body = response.json()
     assert body["code"] == 503 and body["data"]["status"] == "DOWN"
