@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from paymux.channels import LIVE_CHANNELS
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.ledger import EntryType
 from paymux.core.models import Order, Refund
@@ -61,6 +62,13 @@ def create_refund(
         return _same_or_exists(existing, digest)
     if order.status not in ORDER_REFUNDABLE:
         raise order_action_error("refund", order.status)
+    if complete and order.channel in LIVE_CHANNELS:
+        # The channel holds the payer's money: the ledger may only say it went back once
+        # the channel has returned it (services/channel_refunds.py, the console).
+        raise PaymuxError(
+            ErrorCode.ORDER_INVALID_STATUS,
+            f"an order paid through {order.channel} is refunded at the channel, by an operator",
+        )
     reserved = _RESERVE.run(uow.conn, {"i": order.id, "a": amount})
     if reserved != 1:
         current = get_by_no(uow, order.order_no)

@@ -21,6 +21,7 @@ import pytest
 from paymux.channels import base
 from paymux.core.models import Account, Order, Refund
 from paymux.dialects.paymodule.client import PaymoduleClient
+from paymux.dialects.vpay.client import VpayClient, VpayError
 from paymux.services import audit, channel_refunds, ledger, orders, refunds
 from tests.channels.conftest import client_for, configure
 from tests.channels.fakes import FakeAlipay, FakeWechatPay
@@ -283,4 +284,25 @@ def test_alipay_refunds_synchronously_and_a_refusal_fails_the_refund(
     after = shop.settlement()
     assert after.balance == before.balance - 1234 and after.frozen == before.frozen
     assert "卖家余额不足" in console.get(f"/console/orders/{shop.order_no}").text
+    server.assert_ledger_clean()
+
+
+def test_a_merchant_api_refund_of_a_live_channel_order_is_refused(
+    server: Server, wx: FakeWechatPay
+) -> None:
+    """vpay's refund API moves ledger money at once, so it must not reach an order whose money
+    the channel holds: only the channel-first refund may (a merchant has every dialect's keys)."""
+    merchant, pm = _shop(server, "wechatpay", wx.config())
+    created = pm.wechat_native("WX" + secrets.token_hex(6), 900, "t", callback_url=DEAD)
+    order_no = str(created["orderId"])
+    assert wx.pay_and_notify(order_no).status_code == 204
+    shop = Shop(server, merchant["merchant_id"], pm, order_no)
+    balance = shop.settlement().balance
+    vpay = VpayClient(server.base_url, merchant["vpay"]["app_id"], merchant["vpay"]["secret_key"])
+    with pytest.raises(VpayError) as refused:
+        vpay.refund("API-R1", 100, order_id=order_no)
+    assert refused.value.code == "ORDER.INVALID_STATUS", refused.value
+    assert "wechatpay" in refused.value.message
+    assert shop.refunds() == [] and shop.order().status == "PAID"
+    assert shop.settlement().balance == balance and wx.refunds == {}
     server.assert_ledger_clean()
