@@ -127,6 +127,12 @@ class ChannelError(Exception):
         self.message = message
 
 
+class ChannelRefused(ChannelError):
+    """The channel understood the call and said no for good (WeChat Pay's 4xx business codes,
+    such as NOT_ENOUGH or USER_ACCOUNT_ABNORMAL on a refund): asking again will not help,
+    unlike a timeout, an outage or a rate limit."""
+
+
 class NoticeRejected(Exception):
     """An asynchronous notice that is forged, stale, undecryptable or malformed."""
 

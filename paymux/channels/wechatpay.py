@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paymux.channels.base import (
     ChannelError,
+    ChannelRefused,
     Notice,
     NoticeRejected,
     NoticeReply,
@@ -44,6 +45,8 @@ from paymux.channels.base import (
 from paymux.signing import rsa_sha256, wechatpay_v3
 
 DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com"
+# 4xx codes that say "not now" rather than "no": every other 4xx code is a refusal.
+RETRYABLE_CODES = frozenset({"FREQUENCY_LIMITED", "SYSTEM_ERROR"})
 BEIJING = timezone(timedelta(hours=8))
 MCHID_RE = re.compile(r"[0-9]{1,32}")
 
@@ -177,7 +180,10 @@ class WechatPayChannel:
                 code = data.get("code")
                 if code in ("ORDER_NOT_EXIST", "RESOURCE_NOT_EXISTS"):
                     return {"code": code}
-                raise ChannelError(f"WeChat Pay {code}: {data.get('message', '')}")
+                message = f"WeChat Pay {code}: {data.get('message', '')}"
+                if 400 <= response.status_code < 500 and code not in RETRYABLE_CODES:
+                    raise ChannelRefused(message)
+                raise ChannelError(message)
             raise ChannelError(f"WeChat Pay answered HTTP {response.status_code}")
         problem = self._verified(creds, response.headers, response.content)
         if problem:

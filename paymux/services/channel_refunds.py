@@ -14,8 +14,11 @@ it would stall the single writer):
 3. `apply_result`, one transaction: SUCCEEDED captures the hold into the
    world account (`refunds.complete_refund`, which notifies the merchant),
    FAILED releases it and gives the amount back to the order
-   (`refunds.fail_refund`); PROCESSING, or a ChannelError (timeout, outage),
-   leaves the refund PROCESSING for the check.
+   (`refunds.fail_refund`), and so does a send the channel refuses for good
+   (`ChannelRefused`: WeChat Pay's NOT_ENOUGH, USER_ACCOUNT_ABNORMAL, …, the
+   reason kept on the refund for the operator); PROCESSING, or any other
+   ChannelError (timeout, outage, rate limit), leaves the refund PROCESSING
+   for the check.
 
 The check (`check_due_refunds`, a timed job) asks the channel about every
 PROCESSING refund that is due, on a backoff from its creation (the offsets of
@@ -42,7 +45,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from paymux.channels import LIVE_CHANNELS, connector
-from paymux.channels.base import ChannelError, RefundRequest, RefundResult, RefundState
+from paymux.channels.base import (
+    ChannelError,
+    ChannelRefused,
+    RefundRequest,
+    RefundResult,
+    RefundState,
+)
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import Order, Refund
 from paymux.core.states import RefundStatus
@@ -215,6 +224,11 @@ async def _call(store: Store, job: _Job, *, query: bool) -> RefundResult | None:
                 notify_url=payments.notice_url(base_url, channel.name, order.merchant_id),
             ),
         )
+    except ChannelRefused as exc:
+        if query:  # asking about a refund is refused: ask again later, as for an outage
+            await store.write(retry_later, refund.refund_no, exc.message)
+            return None
+        return RefundResult(refund.refund_no, RefundState.FAILED, message=exc.message)
     except ChannelError as exc:
         log.warning("channel_refund_failed", channel=channel.name, refund_no=refund.refund_no)
         await store.write(retry_later, refund.refund_no, exc.message)

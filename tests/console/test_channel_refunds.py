@@ -306,3 +306,25 @@ def test_a_merchant_api_refund_of_a_live_channel_order_is_refused(
     assert shop.refunds() == [] and shop.order().status == "PAID"
     assert shop.settlement().balance == balance and wx.refunds == {}
     server.assert_ledger_clean()
+
+
+def test_a_refund_wechat_pay_refuses_for_good_fails_at_once(
+    server: Server, console: ConsoleClient, wx: FakeWechatPay
+) -> None:
+    """A 4xx business refusal (the merchant's WeChat Pay balance is short) is an answer, not
+    an outage: the refund fails with the reason and the hold goes back, rather than waiting
+    for checks that cannot change it. A rate limit is not a refusal: the job asks again."""
+    shop = wechat_shop(server, wx)
+    before = shop.settlement()
+    wx.fail_next = (403, {"code": "NOT_ENOUGH", "message": "基本账户余额不足"})
+    refund(console, shop.order_no, "10.00")
+    (failed,) = shop.refunds()
+    assert failed.status == "FAILED" and "NOT_ENOUGH" in failed.extra["channel_message"]
+    assert shop.order().status == "PAID" and shop.settlement() == before
+    server.assert_ledger_clean()
+    wx.fail_next = (429, {"code": "FREQUENCY_LIMITED", "message": "频率超限"})
+    refund(console, shop.order_no, "10.00")
+    waiting = shop.refunds()[-1]
+    assert waiting.status == "PROCESSING"
+    assert "FREQUENCY_LIMITED" in waiting.extra["channel_message"]
+    server.assert_ledger_clean()
