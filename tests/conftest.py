@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.channels.fakes import FakeAlipay, FakeWechatPay
 from tests.harness import BACKENDS, Server, run_server
 
 
@@ -31,3 +32,18 @@ def fresh_server(
 @pytest.fixture
 def merchant(server: Server) -> dict[str, Any]:
     return server.create_merchant()
+
+
+# The local WeChat Pay and Alipay fakes (tests/channels/fakes.py), one per test.
+@pytest.fixture
+def wx() -> Iterator[FakeWechatPay]:
+    fake = FakeWechatPay()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def ali() -> Iterator[FakeAlipay]:
+    fake = FakeAlipay()
+    yield fake
+    fake.close()

@@ -8,23 +8,8 @@ from typing import Any
 import pytest
 
 from paymux.dialects.paymodule.client import PaymoduleClient
-from tests.channels.fakes import FakeAlipay, FakeWechatPay
 from tests.harness import Server
 from tests.notify.receiver import Receiver
-
-
-@pytest.fixture
-def wx() -> Iterator[FakeWechatPay]:
-    fake = FakeWechatPay()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def ali() -> Iterator[FakeAlipay]:
-    fake = FakeAlipay()
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -32,20 +31,6 @@ KEY = re.compile(r'name="key" value="([0-9a-f]{16})"')
 DEAD = "http://127.0.0.1:9/cb"  # paymodule orders need a callback; nothing listens there
 
 
-@pytest.fixture
-def wx() -> Iterator[FakeWechatPay]:
-    fake = FakeWechatPay()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def ali() -> Iterator[FakeAlipay]:
-    fake = FakeAlipay()
-    yield fake
-    fake.close()
-
-
 @pytest.fixture(scope="module")
 def console(server: Server) -> ConsoleClient:
     client = ConsoleClient(server)
@@ -58,9 +43,13 @@ class Shop:
     """A merchant selling through one live channel, with a paid order to refund."""
 
     server: Server
-    merchant_id: str
+    merchant: dict[str, Any]
     pm: PaymoduleClient
     order_no: str
+
+    @property
+    def merchant_id(self) -> str:
+        return self.merchant["merchant_id"]
 
     def order(self) -> Order:
         return self.server.ctx.store.read_sync(orders.get_by_no, self.order_no)
@@ -84,7 +73,7 @@ def wechat_shop(server: Server, wx: FakeWechatPay, amount: int = 2500) -> Shop:
     created = pm.wechat_native("WX" + secrets.token_hex(6), amount, "t", callback_url=DEAD)
     order_no = str(created["orderId"])
     assert wx.pay_and_notify(order_no).status_code == 204
-    shop = Shop(server, merchant["merchant_id"], pm, order_no)
+    shop = Shop(server, merchant, pm, order_no)
     assert shop.order().status == "PAID"
     return shop
 
@@ -94,7 +83,7 @@ def alipay_shop(server: Server, ali: FakeAlipay, amount: int = 2500) -> Shop:
     created = pm.alipay_precreate("ALI" + secrets.token_hex(6), amount, "t", callback_url=DEAD)
     order_no = str(created["orderId"])
     assert ali.pay_and_notify(order_no).text == "success"
-    shop = Shop(server, merchant["merchant_id"], pm, order_no)
+    shop = Shop(server, merchant, pm, order_no)
     assert shop.order().status == "PAID"
     return shop
 
@@ -292,15 +281,12 @@ def test_a_merchant_api_refund_of_a_live_channel_order_is_refused(
 ) -> None:
     """vpay's refund API moves ledger money at once, so it must not reach an order whose money
     the channel holds: only the channel-first refund may (a merchant has every dialect's keys)."""
-    merchant, pm = _shop(server, "wechatpay", wx.config())
-    created = pm.wechat_native("WX" + secrets.token_hex(6), 900, "t", callback_url=DEAD)
-    order_no = str(created["orderId"])
-    assert wx.pay_and_notify(order_no).status_code == 204
-    shop = Shop(server, merchant["merchant_id"], pm, order_no)
+    shop = wechat_shop(server, wx, amount=900)
     balance = shop.settlement().balance
-    vpay = VpayClient(server.base_url, merchant["vpay"]["app_id"], merchant["vpay"]["secret_key"])
+    creds = shop.merchant["vpay"]
+    vpay = VpayClient(server.base_url, creds["app_id"], creds["secret_key"])
     with pytest.raises(VpayError) as refused:
-        vpay.refund("API-R1", 100, order_id=order_no)
+        vpay.refund("API-R1", 100, order_id=shop.order_no)
     assert refused.value.code == "ORDER.INVALID_STATUS", refused.value
     assert "wechatpay" in refused.value.message
     assert shop.refunds() == [] and shop.order().status == "PAID"
