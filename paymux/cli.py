@@ -68,7 +68,7 @@ def serve(
     from paymux.demo import ensure_demo, print_welcome
     from paymux.logs import configure
 
-    configure(os.environ.get("PAYMUX_LOG_LEVEL", "INFO"))
+    configure()
     public = os.environ.get("PAYMUX_PUBLIC_URL") or f"http://{host}:{port}"
     os.environ["PAYMUX_PUBLIC_URL"] = public
     ctx = open_context(database_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
@@ -20,7 +21,13 @@ class _Levels:
     info = True
 
 
-def configure(level: str = "INFO") -> None:
+def configure(level: str | None = None) -> None:
+    """JSON lines on stderr at `level`, by default `PAYMUX_LOG_LEVEL` (else INFO).
+
+    Every process configures itself this way, `serve --workers N`'s workers too,
+    so the operator's level holds in each of them.
+    """
+    level = level or os.environ.get("PAYMUX_LOG_LEVEL", "INFO")
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
     threshold = logging.getLevelName(level)
     structlog.configure(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -180,7 +179,7 @@ def worker(
     from paymux.notify.config import NotifyConfig
     from paymux.notify.worker import run_worker
 
-    configure(os.environ.get("PAYMUX_LOG_LEVEL", "INFO"))
+    configure()
     settings = settings_from(database_url)
     ctx = build_context(settings, migrate=False, single_process=False)
     try:

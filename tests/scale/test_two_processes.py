@@ -129,3 +129,31 @@ def test_a_merchant_disabled_on_one_process_cannot_create_on_the_other(pair):
     with pytest.raises(VpayError) as refused:
         client_b.create_order("AFTER-1", 100)
     assert refused.value.code == "MERCHANT.DISABLED"
+
+
+@pytest.mark.parametrize("level", ["WARNING", "INFO"])
+def test_serve_workers_keep_the_operators_log_level(tmp_path, level):
+    """`serve --workers N` builds the app in each worker (`create_app_from_env`); those
+    processes must log at PAYMUX_LOG_LEVEL too, not at INFO whatever was asked: a request
+    line per request was a tenth of a worker's CPU under load."""
+    token = "levels-" + secrets.token_hex(8)
+    with pg_schema() as database_url:
+        env = paymux_env(
+            tmp_path,
+            PAYMUX_DATABASE_URL=database_url,
+            PAYMUX_ADMIN_TOKEN=token,
+            PAYMUX_MASTER_KEY=secrets.token_hex(16),
+        )
+        env["PAYMUX_LOG_LEVEL"] = level
+        assert run_cli(env, "db", "upgrade").returncode == 0
+        errors = tmp_path / "stderr.log"
+        with serve(env, tmp_path / "out.log", "--workers", "2", errors=errors) as server:
+            creds = new_merchant(server.base_url, token)
+            client = VpayClient(server.base_url, creds["app_id"], creds["secret_key"])
+            for n in range(4):
+                client.create_order(f"LOG-{n}", 100)
+        lines = [line for line in errors.read_text().splitlines() if '"event": "request"' in line]
+    if level == "WARNING":
+        assert lines == []
+    else:
+        assert any('"path": "/api/v1/orders/create"' in line for line in lines), lines
