@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
+
+# Naive UTC from a Unix time by adding to the epoch: half the cost of
+# `fromtimestamp(t, UTC).replace(tzinfo=None)`, and it is called several times a request.
+_EPOCH = datetime(1970, 1, 1)
 
 
 class Clock:
@@ -26,7 +30,7 @@ class Clock:
         return time.time() + self._offset
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.time(), UTC).replace(tzinfo=None)
+        return _EPOCH + timedelta(seconds=self.time())
 
     def now_ms(self) -> int:
         return int(self.time() * 1000)

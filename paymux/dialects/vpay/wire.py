@@ -48,7 +48,9 @@ def utc_time(moment: datetime | None) -> str | None:
     """
     if moment is None:
         return None
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    if moment.tzinfo is not None:
+        moment = moment.replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def envelope_time(now: datetime, tz: timezone) -> str:
