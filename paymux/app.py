@@ -21,6 +21,7 @@ from paymux.config import Settings
 from paymux.context import Context, build_context
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.dialects import DialectSpec, gateway, partner, paymodule, skillpay, vpay
+from paymux.dialects.direct import DirectRoutes
 from paymux.dialects.requests import client_ip
 from paymux.logs import configure, log, request_lines
 from paymux.notify.dispatcher import Dispatcher
@@ -153,6 +154,7 @@ def settle_heap() -> None:
 def create_app(ctx: Context) -> Litestar:
     register_notifiers(ctx)
     dispatcher = Dispatcher(ctx)
+    per_ip = limit_per_ip if ctx.settings.ip_rate_limit_per_s > 0 else None
     app = Litestar(
         route_handlers=[spec.make_router(ctx) for spec in DIALECTS]
         + [sandbox.make_router(), admin.make_router(), cashier.make_router()]
@@ -160,7 +162,7 @@ def create_app(ctx: Context) -> Litestar:
         + [withdrawals.make_router(), wallet.make_router(), console.make_router()]
         + [channels.make_router(), openapi.make_router()],
         exception_handlers={Exception: handle_exception},
-        before_request=limit_per_ip if ctx.settings.ip_rate_limit_per_s > 0 else None,
+        before_request=per_ip,
         request_max_body_size=ctx.settings.max_body_bytes,
         # The embedded dispatcher: started with the app, stopped before the store closes.
         on_startup=[settle_heap, *([dispatcher.start] if dispatcher.config.embedded else [])],
@@ -169,7 +171,15 @@ def create_app(ctx: Context) -> Litestar:
     )
     app.state.ctx = ctx
     app.state.dispatcher = dispatcher
-    app.asgi_handler = RequestLog(app.asgi_handler)
+    app.asgi_handler = RequestLog(
+        DirectRoutes(
+            app,
+            app.asgi_handler,
+            on_error=handle_exception,
+            before=per_ip,
+            max_body=ctx.settings.max_body_bytes,
+        )
+    )
     return app
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Router, get, post
+from litestar.types import ASGIApp
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.dialects import fields
 from paymux.dialects.gateway import wire
 from paymux.dialects.gateway.auth import as_strings, authenticate
 from paymux.dialects.gateway.codes import QUERY_OK, UNIFIED_OK
-from paymux.dialects.requests import content_type, form_or_json, query_params
+from paymux.dialects.requests import JsonReply, content_type, form_or_json, query_params
 from paymux.services import orders
 from paymux.services.urls import check_url
 
@@ -30,10 +31,8 @@ def _ctx(request: Request) -> Context:
     return request.app.state.ctx
 
 
-def reply(message: str, data: dict[str, Any]) -> Response[bytes]:
-    return Response(
-        wire.envelope(True, message, data), status_code=200, media_type="application/json"
-    )
+def reply(message: str, data: dict[str, Any]) -> ASGIApp:
+    return JsonReply(wire.envelope(True, message, data), 200)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -55,7 +54,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 @post("/unified")
-async def unified(request: Request) -> Response[bytes]:
+async def unified(request: Request) -> ASGIApp:
     """5.1 统一下单. Parameters outside the table are signed over and otherwise ignored."""
     ctx = _ctx(request)
     params = as_strings(await _body(request))
@@ -110,7 +109,7 @@ async def unified(request: Request) -> Response[bytes]:
 
 
 @get("/check_order")
-async def check_order(request: Request) -> Response[bytes]:
+async def check_order(request: Request) -> ASGIApp:
     """5.4 订单查询, by the merchant's `order_no`."""
     ctx = _ctx(request)
     params = query_params(request)
@@ -125,4 +124,4 @@ def _find(uow: Any, merchant_id: str, order_no: str) -> Any:
 
 
 def make_router(ctx: Context) -> Router:
-    return Router(path="/api/order", route_handlers=[unified, check_order])
+    return Router(path="/api/order", opt={"direct": True}, route_handlers=[unified, check_order])

@@ -6,7 +6,8 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from litestar import Request, Response, Router, post
+from litestar import Request, Router, post
+from litestar.types import ASGIApp
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.models import Merchant, Order, Refund, Withdrawal
@@ -15,7 +16,7 @@ from paymux.dialects import fields
 from paymux.dialects.partner import wire
 from paymux.dialects.partner.auth import authenticate
 from paymux.dialects.partner.codes import SUCCESS, message
-from paymux.dialects.requests import json_object
+from paymux.dialects.requests import JsonReply, json_object
 from paymux.services import oauth, orders, refunds, users, withdrawals
 from paymux.services.urls import check_url
 from paymux.signing import partner as signing
@@ -35,12 +36,8 @@ def _ctx(request: Request) -> Context:
     return request.app.state.ctx
 
 
-def reply(data: Any) -> Response[bytes]:
-    return Response(
-        wire.envelope(SUCCESS, message(SUCCESS, ""), data),
-        status_code=200,
-        media_type="application/json",
-    )
+def reply(data: Any) -> ASGIApp:
+    return JsonReply(wire.envelope(SUCCESS, message(SUCCESS, ""), data), 200)
 
 
 async def _signed(request: Request, allowed: set[str]) -> tuple[Context, Merchant, dict[str, Any]]:
@@ -108,7 +105,7 @@ async def _wallet_user_id(request: Request, ctx: Context) -> str:
 
 
 @post("/partner/user/auth/code")
-async def auth_code(request: Request) -> Response[bytes]:
+async def auth_code(request: Request) -> ASGIApp:
     """3.1: the signed-in user consents; the code is valid five minutes, once."""
     ctx = _ctx(request)
     params = await json_object(request)
@@ -118,7 +115,7 @@ async def auth_code(request: Request) -> Response[bytes]:
 
 
 @post("/openapi/access_token/auth")
-async def access_token(request: Request) -> Response[bytes]:
+async def access_token(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"code"})
     code = fields.text(params, "code", max_len=128, pattern=CODE_RE)
     session = await ctx.store.write(oauth.exchange_code, merchant.id, code)
@@ -126,7 +123,7 @@ async def access_token(request: Request) -> Response[bytes]:
 
 
 @post("/openapi/access_token/refresh")
-async def access_token_refresh(request: Request) -> Response[bytes]:
+async def access_token_refresh(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"sessionKey"})
     key = fields.text(params, "sessionKey", max_len=128, pattern=CODE_RE)
     session = await ctx.store.write(oauth.refresh_session, merchant.id, key)
@@ -134,7 +131,7 @@ async def access_token_refresh(request: Request) -> Response[bytes]:
 
 
 @post("/openapi/user/info")
-async def user_info(request: Request) -> Response[bytes]:
+async def user_info(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"sessionKey"})
     key = fields.text(params, "sessionKey", max_len=128, pattern=CODE_RE)
     info = await ctx.store.read(oauth.session_user, merchant.id, key)
@@ -157,7 +154,7 @@ PAYMENT_FIELDS = {
 
 
 @post("/openapi/payment/create")
-async def payment_create(request: Request) -> Response[bytes]:
+async def payment_create(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, PAYMENT_FIELDS)
     currency = _currency(params)
     openid = fields.text(params, "openid", required=False, pattern=OPENID_RE)
@@ -207,7 +204,7 @@ def _find_order(uow: UnitOfWork, merchant_id: str, number: str) -> Order:
 
 
 @post("/openapi/payment/query")
-async def payment_query(request: Request) -> Response[bytes]:
+async def payment_query(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"orderNo"})
     number = fields.text(params, "orderNo", pattern=NUMBER_RE)
     order = await ctx.store.read(_find_order, merchant.id, number)
@@ -215,7 +212,7 @@ async def payment_query(request: Request) -> Response[bytes]:
 
 
 @post("/openapi/payment/refund")
-async def payment_refund(request: Request) -> Response[bytes]:
+async def payment_refund(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(
         request, {"orderNo", "refundNo", "amount", "reason", "notifyUrl"}
     )
@@ -273,7 +270,7 @@ def _find_refund(uow: UnitOfWork, merchant_id: str, number: str) -> tuple[Refund
 
 
 @post("/openapi/payment/refund/query")
-async def refund_query(request: Request) -> Response[bytes]:
+async def refund_query(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"refundNo"})
     number = fields.text(params, "refundNo", pattern=NUMBER_RE)
     refund, order = await ctx.store.read(_find_refund, merchant.id, number)
@@ -284,7 +281,7 @@ async def refund_query(request: Request) -> Response[bytes]:
 
 
 @post("/openapi/account/withdraw")
-async def withdraw(request: Request) -> Response[bytes]:
+async def withdraw(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(
         request, {"amount", "currency", "userId", "notifyUrl", "remark"}
     )
@@ -324,7 +321,7 @@ def _withdraw(
 
 
 @post("/openapi/account/withdrawal/query")
-async def withdrawal_query(request: Request) -> Response[bytes]:
+async def withdrawal_query(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"withdrawalNo"})
     number = fields.text(params, "withdrawalNo", pattern=NUMBER_RE)
     withdrawal = await ctx.store.read(withdrawals.get_withdrawal, merchant.id, number)
@@ -334,6 +331,7 @@ async def withdrawal_query(request: Request) -> Response[bytes]:
 def make_router(ctx: Context) -> Router:
     return Router(
         path="/partner/api",
+        opt={"direct": True},
         route_handlers=[
             auth_code,
             access_token,

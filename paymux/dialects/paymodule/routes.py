@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Router, get, post
 from litestar.params import FromPath
+from litestar.types import ASGIApp
 from sqlalchemy.exc import SQLAlchemyError
 
 from paymux.core.errors import ErrorCode, PaymuxError
@@ -15,7 +16,7 @@ from paymux.dialects import fields
 from paymux.dialects.paymodule import wire
 from paymux.dialects.paymodule.auth import caller
 from paymux.dialects.paymodule.codes import SUCCESS
-from paymux.dialects.requests import json_object, refuse_body
+from paymux.dialects.requests import JsonReply, json_object, refuse_body
 from paymux.notify import outbox
 from paymux.services import payments
 from paymux.services.urls import check_url
@@ -34,13 +35,11 @@ def _ctx(request: Request) -> Context:
     return request.app.state.ctx
 
 
-def reply(data: Any, status: int = SUCCESS[0], msg: str = SUCCESS[1]) -> Response[bytes]:
-    return Response(
-        wire.envelope(status, msg, data), status_code=status, media_type="application/json"
-    )
+def reply(data: Any, status: int = SUCCESS[0], msg: str = SUCCESS[1]) -> ASGIApp:
+    return JsonReply(wire.envelope(status, msg, data), status)
 
 
-async def _create(request: Request, pay_method: str) -> Response[bytes]:
+async def _create(request: Request, pay_method: str) -> ASGIApp:
     ctx = _ctx(request)
     merchant = await caller(request, ctx)
     params = await json_object(request)
@@ -74,12 +73,12 @@ async def _create(request: Request, pay_method: str) -> Response[bytes]:
 
 
 @post("/pay/wechat/native")
-async def wechat_native(request: Request) -> Response[bytes]:
+async def wechat_native(request: Request) -> ASGIApp:
     return await _create(request, "WECHAT")
 
 
 @post("/pay/alipay/precreate")
-async def alipay_precreate(request: Request) -> Response[bytes]:
+async def alipay_precreate(request: Request) -> ASGIApp:
     return await _create(request, "ALIPAY")
 
 
@@ -101,13 +100,13 @@ async def _payment(request: Request, order_id: str) -> tuple[Context, payments.P
 
 
 @get("/pay/orders/{order_id:str}")
-async def order_query(request: Request, order_id: FromPath[str]) -> Response[bytes]:
+async def order_query(request: Request, order_id: FromPath[str]) -> ASGIApp:
     ctx, payment = await _payment(request, order_id)
     return reply(wire.order_data(payment, ctx.env.clock.now(), ctx.settings.tz))
 
 
 @get("/pay/orders/{order_id:str}/transactions/latest")
-async def latest_transaction(request: Request, order_id: FromPath[str]) -> Response[bytes]:
+async def latest_transaction(request: Request, order_id: FromPath[str]) -> ASGIApp:
     ctx, payment = await _payment(request, order_id)
     data = wire.transaction_data(payment, ctx.env.clock.now(), ctx.settings.tz)
     if data is None:
@@ -116,7 +115,7 @@ async def latest_transaction(request: Request, order_id: FromPath[str]) -> Respo
 
 
 @get("/health")
-async def health(request: Request) -> Response[bytes]:
+async def health(request: Request) -> ASGIApp:
     """Database and notification dispatcher health; 503 when the database cannot be read.
 
     The dispatcher may run in this process or in `paymux worker`s elsewhere, so
@@ -154,5 +153,6 @@ async def health(request: Request) -> Response[bytes]:
 def make_router(ctx: Context) -> Router:
     return Router(
         path="/api",
+        opt={"direct": True},
         route_handlers=[wechat_native, alipay_precreate, order_query, latest_transaction, health],
     )

@@ -444,6 +444,7 @@ def _lines(
 def make_router(ctx: Context) -> Router:
     return Router(
         path="/api/v1",
+        opt={"direct": True},
         route_handlers=[
             create_merchant,
             merchant_info,
