@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.core.ledger import EntryType, Posting, split_fee
@@ -56,24 +57,25 @@ def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
     """Create the order, or return the existing one for an identical retry.
 
     Returns (order, created). A different request under an existing merchant
-    order no is ORDER_EXISTS. Its only write is the one insert (`one_statement`:
-    on PostgreSQL a create is that one statement, without BEGIN and COMMIT).
+    order no is ORDER_EXISTS. A new order is one statement that also checks the
+    merchant and the number; the merchant and the existing order are read only when
+    nothing was inserted, to say why (`one_statement`: on PostgreSQL that statement
+    runs without BEGIN and COMMIT).
     """
     check_amount(cmd.amount)
     check_currency(cmd.currency)
     digest = cmd.digest()
-    if uow.conn.dialect.name != "sqlite":
-        return _create_on_postgresql(uow, cmd, digest)
-    merchant = get_merchant(uow, cmd.merchant_id)
-    if not merchant.active:
+    values = _new_order(uow, cmd, digest)
+    inserted = _INSERT_FOR_ACTIVE_MERCHANT.first(uow.conn, values)
+    if inserted is not None:
+        values["id"] = inserted["id"]
+        return Order.from_mapping(values), True
+    if not get_merchant(uow, cmd.merchant_id).active:
         raise PaymuxError(ErrorCode.MERCHANT_DISABLED, "merchant is disabled")
     existing = _find_by_merchant_no(uow, cmd.merchant_id, cmd.merchant_order_no)
-    if existing is not None:
-        return _same_or_exists(uow, existing, digest), False
-    # One writer thread serializes SQLite writes: the lookup above cannot be raced.
-    values = _new_order(uow, cmd, digest)
-    values["id"] = _INSERT.insert(uow.conn, values)
-    return Order.from_mapping(values), True
+    if existing is None:
+        raise PaymuxError(ErrorCode.UNAVAILABLE, "the order changed while creating; retry")
+    return _same_or_exists(uow, existing, digest), False
 
 
 def _new_order(uow: UnitOfWork, cmd: CreateOrder, digest: str) -> dict[str, Any]:
@@ -95,29 +97,6 @@ def _new_order(uow: UnitOfWork, cmd: CreateOrder, digest: str) -> dict[str, Any]
     return values
 
 
-def _create_on_postgresql(uow: UnitOfWork, cmd: CreateOrder, digest: str) -> tuple[Order, bool]:
-    """A new order in one statement: the insert itself checks that the merchant is active
-    and, through the unique (merchant, merchant order no), that the number is new.
-
-    Each statement is a round trip to the database and a thread wake-up on the way back;
-    the merchant check and idempotency lookup before the insert were two of a create's
-    five (with BEGIN and COMMIT). Only when nothing was inserted are they read, to say why:
-    a missing or disabled merchant, or an existing order — possibly a concurrent create of
-    the same number, which the insert waited for, so the re-read sees it committed.
-    """
-    values = _new_order(uow, cmd, digest)
-    inserted = _INSERT_FOR_ACTIVE_MERCHANT.first(uow.conn, values)
-    if inserted is not None:
-        values["id"] = inserted["id"]
-        return Order.from_mapping(values), True
-    if not get_merchant(uow, cmd.merchant_id).active:
-        raise PaymuxError(ErrorCode.MERCHANT_DISABLED, "merchant is disabled")
-    existing = _find_by_merchant_no(uow, cmd.merchant_id, cmd.merchant_order_no)
-    if existing is None:
-        raise PaymuxError(ErrorCode.UNAVAILABLE, "the order changed while creating; retry")
-    return _same_or_exists(uow, existing, digest), False
-
-
 def _same_or_exists(uow: UnitOfWork, row: Mapping[str, Any], digest: str) -> Order:
     if row["request_digest"] != digest:
         raise PaymuxError(
@@ -134,23 +113,33 @@ _BY_MERCHANT_NO = Prepared(
     )
 )
 _BY_NO = Prepared(select(t.orders).where(ORD.order_no == bindparam("n")))
-_INSERT = Prepared(insert(t.orders))
 _NEW_COLUMNS = [c for c in t.orders.c if c.key != "id"]
-# PostgreSQL: `INSERT … SELECT <the values> WHERE <the merchant is active> ON CONFLICT DO
-# NOTHING RETURNING id` — the unique (merchant, merchant order no) decides a create race in
-# the same statement, without a savepoint around the insert.
-_INSERT_FOR_ACTIVE_MERCHANT = Prepared(
-    pg_insert(t.orders)
-    .from_select(
-        _NEW_COLUMNS,
-        select(*[bindparam(c.key, type_=c.type) for c in _NEW_COLUMNS]).where(
-            select(t.merchants.c.id)
-            .where(t.merchants.c.id == bindparam("merchant_id"), t.merchants.c.status == "active")
-            .exists()
-        ),
+
+
+def _insert_for_active_merchant(make: Callable[[Table], Any]) -> Any:
+    """`INSERT … SELECT <the values> WHERE <the merchant is active> ON CONFLICT DO NOTHING
+    RETURNING id`: the unique (merchant, merchant order no) decides a create race in the
+    same statement, without a savepoint around the insert (SQLite and PostgreSQL say it
+    alike; each dialect's `insert` builds its own ON CONFLICT)."""
+    return (
+        make(t.orders)
+        .from_select(
+            _NEW_COLUMNS,
+            select(*[bindparam(c.key, type_=c.type) for c in _NEW_COLUMNS]).where(
+                select(t.merchants.c.id)
+                .where(
+                    t.merchants.c.id == bindparam("merchant_id"), t.merchants.c.status == "active"
+                )
+                .exists()
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=[ORD.merchant_id, ORD.merchant_order_no])
+        .returning(ORD.id)
     )
-    .on_conflict_do_nothing(index_elements=[ORD.merchant_id, ORD.merchant_order_no])
-    .returning(ORD.id)
+
+
+_INSERT_FOR_ACTIVE_MERCHANT = Prepared(
+    _insert_for_active_merchant(pg_insert), sqlite=_insert_for_active_merchant(sqlite_insert)
 )
 
 
