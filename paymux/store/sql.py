@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Insert, Table
+from sqlalchemy import Connection, DateTime, Dialect, Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.base import Executable
@@ -116,7 +117,7 @@ def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
         bind = compiled.binds[name]
         if bind.expanding:
             raise ValueError("expanding (IN) parameters are not supported")
-        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        processor = _bind_processor(bind.type, dialect)
         if name in keys:
             binds.append((name, _CALLER, processor))
         elif name in defaults:
@@ -130,6 +131,31 @@ def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
         for column in getattr(statement, "exported_columns", ())
     )
     return _Form(compiled.string, tuple(binds), columns)
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
+    """The column type's own bind processor, except SQLite's for datetimes: it formats a
+    dict of fields into its storage format, ≈ 2 µs a value and four values an order. A
+    naive datetime's `isoformat(" ", "microseconds")` is the same text (checked here, for
+    the storage format this dialect was given) at a fraction of the cost."""
+    processor = type_.dialect_impl(dialect).bind_processor(dialect)
+    if processor is None or dialect.name != "sqlite" or not isinstance(type_, DateTime):
+        return processor
+    samples = (datetime(2026, 1, 2, 3, 4, 5), datetime(2026, 11, 22, 23, 59, 59, 123456))
+    if any(processor(moment) != _iso_datetime(moment) for moment in samples):
+        return processor
+    slow = processor
+
+    def fast(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is None:
+            return _iso_datetime(value)
+        return slow(value)
+
+    return fast
+
+
+def _iso_datetime(moment: datetime) -> str:
+    return moment.isoformat(" ", "microseconds")
 
 
 def _driver(conn: Connection) -> Any:
