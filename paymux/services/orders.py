@@ -156,14 +156,16 @@ def get_by_no(uow: UnitOfWork, order_no: str) -> Order:
     return Order.from_mapping(row)
 
 
+@one_statement
 def find_order(
     uow: UnitOfWork,
     merchant_id: str,
-    *,
     order_no: str | None = None,
     merchant_order_no: str | None = None,
 ) -> Order:
-    """A merchant's order by either number; another merchant's order is ORDER_ACCESS_DENIED."""
+    """A merchant's order by either number; another merchant's order is ORDER_ACCESS_DENIED.
+
+    One read (`one_statement`: on PostgreSQL a query runs it on the event loop)."""
     if order_no:
         order = get_by_no(uow, order_no)
         if order.merchant_id != merchant_id:

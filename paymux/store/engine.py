@@ -132,14 +132,17 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 def one_statement(fn: F) -> F:
-    """Mark a write job whose every outcome writes with at most one statement.
+    """Mark a job whose every outcome writes with at most one statement, and which is short.
 
     On PostgreSQL such a job runs in autocommit: no BEGIN and no COMMIT, each a round
-    trip of its own (with a thread wake-up and a wait for the GIL after each), so a
-    create-order that inserts with one statement costs one round trip instead of three.
-    That is only the same thing as a transaction when nothing needs undoing together:
-    the job may read before and after its write, but it must never write twice, nor
-    write and then raise. SQLite ignores the mark (its writer batches jobs anyway).
+    trip of its own, so a create-order that inserts with one statement costs one round
+    trip instead of three. That is only the same thing as a transaction when nothing
+    needs undoing together: the job may read before and after its write, but it must
+    never write twice, nor write and then raise. And it runs on the event loop itself
+    (`Store._pg_write_async`, `_pg_read_async`: no thread hop per round trip), which is
+    only right for a job of a few statements: a long one would hold up every request
+    on that loop. A read job may carry the mark for the second reason alone. SQLite
+    ignores the mark (its writer batches jobs anyway).
     """
     fn.one_statement = True  # type: ignore[attr-defined]
     return fn
@@ -278,12 +281,27 @@ class Store:
 
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
         try:
-            with self._autocommit_engine.connect() as conn, conn.begin():
-                return fn(UnitOfWork(conn, self.env), *args)
+            with self._autocommit_engine.connect() as conn:
+                return self._read_in(conn, fn, args)
         except DBAPIError as exc:
             if _connection_lost(exc):
                 raise _unavailable(exc) from exc
             raise
+
+    async def _pg_read_async(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """A `one_statement` read on the event loop (see `_pg_write_async`)."""
+        assert self._async_autocommit is not None
+        try:
+            async with self._async_autocommit.connect() as conn:
+                return await conn.run_sync(self._read_in, fn, args)
+        except DBAPIError as exc:
+            if _connection_lost(exc):
+                raise _unavailable(exc) from exc
+            raise
+
+    def _read_in(self, conn: Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        with conn.begin():
+            return fn(UnitOfWork(conn, self.env), *args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         if self.sqlite:
@@ -291,6 +309,8 @@ class Store:
             future: asyncio.Future[T] = loop.create_future()
             self._read_handover.add(_Job(fn, args, future, loop), loop)
             return await future
+        if getattr(fn, "one_statement", False):
+            return await self._pg_read_async(fn, args)
         return await anyio.to_thread.run_sync(self.read_sync, fn, *args, limiter=self._limiter)
 
     def close(self) -> None:

@@ -115,12 +115,8 @@ async def check_order(request: Request) -> ASGIApp:
     params = query_params(request)
     merchant = await authenticate(request, ctx, params)
     order_no = fields.text(params, "order_no", pattern=ORDER_NO_RE)
-    order = await ctx.store.read(_find, merchant.id, order_no)
+    order = await ctx.store.read(orders.find_order, merchant.id, None, order_no)
     return reply(QUERY_OK, wire.query_data(order, ctx.settings.tz))
-
-
-def _find(uow: Any, merchant_id: str, order_no: str) -> Any:
-    return orders.find_order(uow, merchant_id, merchant_order_no=order_no)
 
 
 def make_router(ctx: Context) -> Router:

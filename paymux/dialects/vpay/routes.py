@@ -177,12 +177,11 @@ def _order_ref(params: dict[str, Any]) -> dict[str, str | None]:
 @post("/orders/query")
 async def order_query(request: Request) -> ASGIApp:
     ctx, merchant, params = await _signed(request, {"order_id", "merchant_order_id"})
-    order = await ctx.store.read(_find, merchant.id, _order_ref(params))
+    ref = _order_ref(params)
+    order = await ctx.store.read(
+        orders.find_order, merchant.id, ref["order_no"], ref["merchant_order_no"]
+    )
     return reply(request, wire.order_data(order, pay_url(ctx, order.order_no)))
-
-
-def _find(uow: Any, merchant_id: str, ref: dict[str, str | None]) -> Any:
-    return orders.find_order(uow, merchant_id, **ref)
 
 
 @post("/orders/close")
