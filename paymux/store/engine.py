@@ -224,6 +224,7 @@ class Store:
             if self._async_engine is None
             else self._async_engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        self._loop_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._writes = _Handover(self._queue, MAX_BATCH)
         self._behind: dict[Callable[[UnitOfWork, list[Any]], None], list[Any]] = {}
@@ -292,7 +293,7 @@ class Store:
         """A `one_statement` read on the event loop (see `_pg_write_async`)."""
         assert self._async_autocommit is not None
         try:
-            async with self._async_autocommit.connect() as conn:
+            async with self._slot(), self._async_autocommit.connect() as conn:
                 return await conn.run_sync(self._read_in, fn, args)
         except DBAPIError as exc:
             if _connection_lost(exc):
@@ -451,7 +452,7 @@ class Store:
         assert self._async_autocommit is not None
         for attempt in range(8):
             try:
-                async with self._async_autocommit.connect() as conn:
+                async with self._slot(), self._async_autocommit.connect() as conn:
                     value, uow = await conn.run_sync(self._write_in, fn, args)
             except DBAPIError as exc:
                 _raise_unless_retryable(exc, attempt)
@@ -459,6 +460,22 @@ class Store:
             uow.run_after_commit()
             return value
         raise AssertionError("unreachable")
+
+    def _slot(self) -> asyncio.Semaphore:
+        """The event loop's turn at the async pool, first come first served.
+
+        Waiting in the pool itself is not fair: a connection given back is taken by
+        whichever job asks next on the loop, before the job that has waited longest is
+        woken, and with 64 clients on one process some creates waited half a second
+        (p99 ≈ 550 ms against a p50 of 35 ms). asyncio's semaphore wakes its waiters in
+        order and lets none jump the queue; it admits as many jobs as the pool has
+        connections, so the pool never has a waiter.
+        """
+        loop = asyncio.get_running_loop()
+        slots = self._loop_slots.get(loop)
+        if slots is None:
+            slots = self._loop_slots[loop] = asyncio.Semaphore(PG_THREADS)
+        return slots
 
     def _write_in(
         self, conn: Connection, fn: Callable[..., T], args: tuple[Any, ...]
