@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import String, Table, and_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -22,7 +23,7 @@ from paymux.services import ledger, paging
 from paymux.services.merchants import get_merchant
 from paymux.services.notifications import notify_order
 from paymux.store import tables as t
-from paymux.store.engine import one_statement
+from paymux.store.engine import batched, one_statement
 from paymux.store.sql import Prepared
 from paymux.store.uow import UnitOfWork
 
@@ -52,6 +53,53 @@ class CreateOrder:
         return hashlib.sha256(msgspec.json.encode(values, order="sorted")).hexdigest()
 
 
+def create_orders(uow: UnitOfWork, cmds: list[CreateOrder]) -> list[Any]:
+    """`create_order` for many commands at once: what it returns or raises, per command.
+
+    The store runs concurrent creates through this (`batched`): one read of the
+    merchants that are active, one multi-row `INSERT … ON CONFLICT DO NOTHING
+    RETURNING` for the orders, so a batch costs a few statements and (on PostgreSQL)
+    one commit instead of a statement and a commit per request. Rows go in sorted by
+    (merchant, merchant order no), so two batches take their unique-index entries in
+    the same order and never deadlock. A command that inserted nothing — a retry, a
+    taken number, a second use of a number within the batch, a merchant not active —
+    is answered by reads, as `create_order` answers it. A database error raises: the
+    store undoes the batch and runs each command alone.
+    """
+    outcomes: list[Any] = [None] * len(cmds)
+    new: list[tuple[int, dict[str, Any]]] = []
+    for index, cmd in enumerate(cmds):
+        try:
+            check_amount(cmd.amount)
+            check_currency(cmd.currency)
+        except PaymuxError as exc:
+            outcomes[index] = exc
+            continue
+        new.append((index, _new_order(uow, cmd, cmd.digest())))
+    active = set(
+        uow.conn.scalars(_ACTIVE_AMONG, {"ids": sorted({v["merchant_id"] for _, v in new})})
+    )
+    rows = sorted(
+        (values for _, values in new if values["merchant_id"] in active),
+        key=lambda values: (values["merchant_id"], values["merchant_order_no"]),
+    )
+    ids: dict[tuple[str, str], int] = {}
+    for row in _insert_new(uow, rows) if rows else ():
+        ids[(row.merchant_id, row.merchant_order_no)] = row.id
+    for index, values in new:
+        inserted = ids.pop((values["merchant_id"], values["merchant_order_no"]), None)
+        if inserted is None:
+            try:
+                outcomes[index] = _not_inserted(uow, cmds[index], values["request_digest"])
+            except PaymuxError as exc:
+                outcomes[index] = exc
+            continue
+        values["id"] = inserted
+        outcomes[index] = (Order.from_mapping(values), True)
+    return outcomes
+
+
+@batched(create_orders)
 @one_statement
 def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
     """Create the order, or return the existing one for an identical retry.
@@ -60,7 +108,8 @@ def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
     order no is ORDER_EXISTS. A new order is one statement that also checks the
     merchant and the number; the merchant and the existing order are read only when
     nothing was inserted, to say why (`one_statement`: on PostgreSQL that statement
-    runs without BEGIN and COMMIT).
+    runs without BEGIN and COMMIT). Concurrent creates run together
+    (`create_orders`).
     """
     check_amount(cmd.amount)
     check_currency(cmd.currency)
@@ -70,6 +119,11 @@ def create_order(uow: UnitOfWork, cmd: CreateOrder) -> tuple[Order, bool]:
     if inserted is not None:
         values["id"] = inserted["id"]
         return Order.from_mapping(values), True
+    return _not_inserted(uow, cmd, digest)
+
+
+def _not_inserted(uow: UnitOfWork, cmd: CreateOrder, digest: str) -> tuple[Order, bool]:
+    """Why a create inserted nothing: the merchant, or the order already there."""
     if not get_merchant(uow, cmd.merchant_id).active:
         raise PaymuxError(ErrorCode.MERCHANT_DISABLED, "merchant is disabled")
     existing = _find_by_merchant_no(uow, cmd.merchant_id, cmd.merchant_order_no)
@@ -140,6 +194,49 @@ def _insert_for_active_merchant(make: Callable[[Table], Any]) -> Any:
 
 _INSERT_FOR_ACTIVE_MERCHANT = Prepared(
     _insert_for_active_merchant(pg_insert), sqlite=_insert_for_active_merchant(sqlite_insert)
+)
+_RETURNING_KEY = (ORD.id, ORD.merchant_id, ORD.merchant_order_no)
+_ON_THE_KEY = [ORD.merchant_id, ORD.merchant_order_no]
+
+
+def _insert_columnwise() -> Any:
+    """PostgreSQL, `create_orders`: `INSERT … SELECT * FROM unnest(<one array per column>)
+    ON CONFLICT DO NOTHING RETURNING …`. The statement is the same for any number of
+    rows, so psycopg keeps its parsed form and the server its plan; a multi-row VALUES
+    would be new text for every batch size, parsed again on both sides (py-spy: 15 % of
+    a worker's samples). Strings go in as plain `varchar[]`, so a value too long for its
+    column is an error as in a single insert, not cut short by a cast."""
+    arrays = [
+        bindparam(c.key, type_=ARRAY(String() if isinstance(c.type, String) else c.type))
+        for c in _NEW_COLUMNS
+    ]
+    rows = func.unnest(*arrays).table_valued(*[c.key for c in _NEW_COLUMNS]).render_derived()
+    return (
+        pg_insert(t.orders)
+        .from_select(_NEW_COLUMNS, select(*[rows.c[c.key] for c in _NEW_COLUMNS]))
+        .on_conflict_do_nothing(index_elements=_ON_THE_KEY)
+        .returning(*_RETURNING_KEY)
+    )
+
+
+_INSERT_COLUMNWISE = _insert_columnwise()
+# SQLite, `create_orders`: SQLAlchemy's "insertmanyvalues" sends the list of rows as
+# multi-row VALUES.
+_INSERT_ROWS = (
+    sqlite_insert(t.orders).on_conflict_do_nothing(index_elements=_ON_THE_KEY)
+).returning(*_RETURNING_KEY)
+
+
+def _insert_new(uow: UnitOfWork, rows: list[dict[str, Any]]) -> Any:
+    """The rows inserted, as (id, merchant_id, merchant_order_no)."""
+    if uow.conn.dialect.name == "sqlite":
+        return uow.conn.execute(_INSERT_ROWS, rows)
+    columns = {c.key: [row[c.key] for row in rows] for c in _NEW_COLUMNS}
+    return uow.conn.execute(_INSERT_COLUMNWISE, columns)
+
+
+_ACTIVE_AMONG = select(t.merchants.c.id).where(
+    t.merchants.c.id.in_(bindparam("ids", expanding=True)), t.merchants.c.status == "active"
 )
 
 
