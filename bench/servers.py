@@ -131,7 +131,10 @@ def baseline(workers: int, work: Path) -> Iterator[Server]:
     """The bare stack (Litestar + msgspec on uvicorn, `bench/hello.py`) with as many workers."""
     port = free_port()
     cmd = [str(VENV_BIN / "uvicorn"), "bench.hello:app", "--port", str(port)]
-    cmd += ["--no-access-log", "--log-level", "warning", "--workers", str(workers)]
+    cmd += ["--no-access-log", "--log-level", "warning"]
+    if workers > 1:  # behind the same supervisor as `paymux serve --workers N`
+        serve = f"serve('bench.hello:app', host='127.0.0.1', port={port}, workers={workers})"
+        cmd = [str(VENV_BIN / "python"), "-c", f"from paymux.workers import serve; {serve}"]
     with process(cmd, dict(os.environ), work / f"baseline-{workers}.log") as proc:
         server = Server(f"http://127.0.0.1:{port}", proc, workers)
         wait_http(server.base_url + "/hello", proc)

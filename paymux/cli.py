@@ -75,16 +75,20 @@ def serve(
     demo = ensure_demo(ctx) if ctx.sandbox else None
     print_welcome(console, ctx, demo)
     if workers > 1:
+        from paymux.workers import serve as serve_workers
+
         ctx.close()
-        uvicorn.run(
-            "paymux.app:create_app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-            log_level="warning",
-        )
+        try:
+            serve_workers(
+                "paymux.app:create_app_from_env",
+                host=host,
+                port=port,
+                workers=workers,
+                factory=True,
+            )
+        except OSError as exc:
+            console.print(f"[red]cannot listen on {host}:{port}: {exc.strerror or exc}[/red]")
+            raise typer.Exit(1) from None
         return
     uvicorn.run(create_app(ctx), host=host, port=port, access_log=False, log_level="warning")
 
