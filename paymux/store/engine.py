@@ -415,6 +415,7 @@ class Store:
                     except Exception:  # the group undone, its jobs run one by one below
                         raw.execute("ROLLBACK TO job")
                         raw.execute("RELEASE job")
+                        _batch_failed(len(jobs))
                         singles += jobs
                         continue
                     raw.execute("RELEASE job")
@@ -526,7 +527,7 @@ class Store:
             try:
                 return await self._pg_write_async(fn.batched, (items,), transaction=True)  # type: ignore[attr-defined]
             except Exception:
-                logging.getLogger("paymux.store").debug("batch failed; one by one", exc_info=True)
+                _batch_failed(len(items))
         outcomes: list[Any] = []
         for item in items:
             try:
@@ -586,6 +587,14 @@ def _grouped(
         if len(jobs) == 1:
             singles += groups.pop(many)
     return singles, groups
+
+
+def _batch_failed(size: int) -> None:
+    """Logged with its cause: a batch should not fail (its commands were validated), and
+    running its commands one by one costs what batching saved."""
+    logging.getLogger("paymux.store").warning(
+        "a batch of %d failed; running its commands one by one", size, exc_info=True
+    )
 
 
 def _result(job: _Job, outcome: Any) -> tuple[_Job, Any, BaseException | None]:
