@@ -22,6 +22,7 @@ from paymux.core.errors import ErrorCode, PaymuxError
 from paymux.services.merchants import get_merchant
 from paymux.services.users import token_hash, user_by_token
 from paymux.store import tables as t
+from paymux.store.engine import one_statement
 from paymux.store.sql import insert_ignore
 from paymux.store.uow import UnitOfWork
 
@@ -156,6 +157,7 @@ def revoke_authorization(uow: UnitOfWork, user_id: str, merchant_id: str) -> Non
     )
 
 
+@one_statement
 def user_for_openid(uow: UnitOfWork, merchant_id: str, openid: str) -> str:
     """The user behind a partner's openid; another partner's openid is no user of this one.
 

@@ -522,10 +522,15 @@ class Store:
 
     async def _pg_write_batch(self, fn: Callable[..., T], items: list[Any]) -> list[Any]:
         """Outcomes of `fn` for `items`: one transaction by `fn.batched`, or, if that
-        fails (a bad item, a bug, the database away), each item on its own."""
+        fails (a bad item, a bug), each item on its own; with the database away, every
+        item is answered UNAVAILABLE at once."""
         if len(items) > 1:
             try:
                 return await self._pg_write_async(fn.batched, (items,), transaction=True)  # type: ignore[attr-defined]
+            except PaymuxError as exc:
+                if exc.code is ErrorCode.UNAVAILABLE:  # alone, each would only find that out
+                    return [exc] * len(items)
+                _batch_failed(len(items))
             except Exception:
                 _batch_failed(len(items))
         outcomes: list[Any] = []

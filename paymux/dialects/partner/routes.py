@@ -173,7 +173,9 @@ async def payment_create(request: Request) -> ASGIApp:
         expire_s=ctx.settings.order_expiry_s.get("partner", DEFAULT_EXPIRY_S),
         extra=wire.present({"openid": openid, "callback_url": callback_url}),
     )
-    order = await ctx.store.write(_create_payment, openid, cmd)
+    if openid:  # an openid, once issued, always names its user: no need to hold it
+        await ctx.store.read(oauth.user_for_openid, merchant.id, openid)
+    order, _created = await ctx.store.write(orders.create_order, cmd)
     # paySign is made with the partner's newest secret, as its own code would make it.
     _, app_secrets = await ctx.keys.lookup("partner", params["apiKey"])
     nonce, timestamp_s = secrets.token_hex(16), ctx.env.clock.now_ms() // 1000
@@ -181,13 +183,6 @@ async def payment_create(request: Request) -> ASGIApp:
         params["apiKey"], nonce, order.order_no, timestamp_s, app_secrets[0]
     )
     return reply(wire.pay_params(params["apiKey"], order.order_no, nonce, timestamp_s, pay_sign))
-
-
-def _create_payment(uow: UnitOfWork, openid: str, cmd: orders.CreateOrder) -> Order:
-    if openid:
-        oauth.user_for_openid(uow, cmd.merchant_id, openid)
-    order, _created = orders.create_order(uow, cmd)
-    return order
 
 
 def _find_order(uow: UnitOfWork, merchant_id: str, number: str) -> Order:
