@@ -27,6 +27,15 @@ class Recorder:
         return [ValueError(n) if n < 0 else 2 * n for n in items]
 
 
+async def first_batch_held_open(run: Recorder, double: Coalescer[int, int]) -> asyncio.Future[int]:
+    """Start a batch of one (`double(0)`) that stays running until `run.gate` is set."""
+    run.gate.clear()
+    first = asyncio.ensure_future(double(0))
+    await asyncio.sleep(0.01)
+    assert run.batches == [[0]]
+    return first
+
+
 def test_calls_made_together_run_as_one_batch_and_each_gets_its_own_answer() -> None:
     async def main() -> None:
         run = Recorder()
@@ -67,10 +76,7 @@ def test_calls_arriving_while_batches_run_wait_and_go_together_in_the_next() -> 
     async def main() -> None:
         run = Recorder()
         double = Coalescer(run, limit=3, parallel=1)
-        run.gate.clear()
-        first = asyncio.ensure_future(double(0))
-        await asyncio.sleep(0.01)
-        assert run.batches == [[0]]  # running, held open
+        first = await first_batch_held_open(run, double)
         later = [asyncio.ensure_future(double(n)) for n in range(1, 6)]
         await asyncio.sleep(0.01)
         assert run.batches == [[0]]  # nothing else started: one batch at a time
@@ -86,9 +92,7 @@ def test_a_cancelled_caller_is_left_out_of_a_batch_not_yet_started() -> None:
     async def main() -> None:
         run = Recorder()
         double = Coalescer(run, limit=10, parallel=1)
-        run.gate.clear()
-        first = asyncio.ensure_future(double(0))
-        await asyncio.sleep(0.01)
+        first = await first_batch_held_open(run, double)
         gone = asyncio.ensure_future(double(1))
         kept = asyncio.ensure_future(double(2))
         await asyncio.sleep(0.01)
