@@ -7,15 +7,22 @@ only the request, return a finished ASGI reply and raise catalogue errors. A
 router opts in with `opt={"direct": True}`; its handlers whose path has no
 parameters, whose only argument is `request` and which return an ASGI app are
 called here with a `DirectRequest`. Everything else (another method on the same
-path, a trailing slash, a path with parameters, pages, the admin API) goes on
-to Litestar, and since the same handler function answers both ways, the two
-cannot drift apart: errors go through the app's one exception handler, the
-per-IP limit runs first, the body limit is the app's.
+path, a trailing slash, pages, the admin API) goes on to Litestar, and since
+the same handler function answers both ways, the two cannot drift apart:
+errors go through the app's one exception handler, the per-IP limit runs first,
+the body limit is the app's.
+
+A path may hold `{name:str}` segments (the sandbox's `/orders/{order_no:str}/pay`):
+the handler reads them from `request.path_params`, which this fills as
+Litestar's router does. A segment matches what Litestar's would (one non-empty
+segment of the decoded path), and a path any route of the app spells out
+literally is always left to Litestar, which prefers literal routes too.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -85,10 +92,12 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
 
 
 def direct_routes(app: Litestar) -> dict[tuple[str, str], Handler]:
-    """(method, path) → handler function, for every handler that can be served directly."""
+    """(method, path) → handler function, for every handler that can be served directly
+    (path as the route spells it, `{name:str}` segments included)."""
     table: dict[tuple[str, str], Handler] = {}
     for route in app.routes:
-        if "{" in route.path:
+        kinds = {p.type for p in getattr(route, "path_parameters", {}).values()}
+        if kinds - {str}:
             continue
         for handler in getattr(route, "route_handlers", ()):
             signature = handler.parsed_fn_signature
@@ -106,6 +115,35 @@ def direct_routes(app: Litestar) -> dict[tuple[str, str], Handler]:
     return table
 
 
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """A direct path with `{name:str}` segments: its segments, `None` where a name goes."""
+
+    parts: tuple[str | None, ...]
+    names: tuple[str, ...]
+    handler: Handler
+
+    @classmethod
+    def parse(cls, path: str, handler: Handler) -> _Template:
+        parts = tuple(None if part.startswith("{") else part for part in path.split("/"))
+        names = tuple(part[1:].split(":")[0] for part in path.split("/") if part.startswith("{"))
+        return cls(parts, names, handler)
+
+    def match(self, path: str) -> dict[str, str] | None:
+        segments = path.split("/")
+        if len(segments) != len(self.parts):
+            return None
+        values = []
+        for part, segment in zip(self.parts, segments, strict=True):
+            if part is None:
+                if not segment:
+                    return None
+                values.append(segment)
+            elif part != segment:
+                return None
+        return dict(zip(self.names, values, strict=True))
+
+
 class DirectRoutes:
     """The ASGI app in front of Litestar's own stack (see the module's docstring)."""
 
@@ -118,16 +156,21 @@ class DirectRoutes:
         before: Before | None,
         max_body: int,
     ) -> None:
-        self.routes = direct_routes(app)
+        self.routes: dict[tuple[str, str], Handler] = {}
+        self.templates: dict[str, list[_Template]] = {}
+        for (method, path), handler in direct_routes(app).items():
+            if "{" in path:
+                self.templates.setdefault(method, []).append(_Template.parse(path, handler))
+            else:
+                self.routes[(method, path)] = handler
+        self.literal = {route.path for route in app.routes if "{" not in route.path}
         self.inner = inner
         self.on_error = on_error
         self.before = before
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = (
-            self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        )
+        handler = self._handler(scope) if scope["type"] == "http" else None
         if handler is None:
             await self.inner(scope, receive, send)
             return
@@ -140,3 +183,15 @@ class DirectRoutes:
         except Exception as exc:
             reply = self.on_error(request, exc).to_asgi_response(None, request)
         await reply(scope, receive, send)
+
+    def _handler(self, scope: Scope) -> Handler | None:
+        method, path = scope["method"], scope["path"]
+        handler = self.routes.get((method, path))
+        if handler is not None or path in self.literal:
+            return handler
+        for template in self.templates.get(method, ()):
+            params = template.match(path)
+            if params is not None:
+                scope["path_params"] = params
+                return template.handler
+        return None

@@ -32,6 +32,12 @@ def test_sandbox_only_endpoints_are_refused(server, vpay):
         )
         body = {"order_id": order["order_id"], "from_account": a, "to_account": b}
         expect(send(vpay, "/orders/pay", body), "PAYMENT.SANDBOX_ONLY")
+        for refused in (
+            server.sandbox_pay(order["order_id"]),
+            server.sandbox_fail(order["order_id"]),
+        ):
+            assert refused.status_code == 404, refused.text
+            assert refused.json()["error"]["code"] == "sandbox_only"
     assert vpay.query_order(order_id=order["order_id"])["status"] == 0
 
 
