@@ -27,6 +27,9 @@ class Env:
     # Lists whose total reached the list window, and until when that is trusted
     # without counting again (services/paging.py).
     capped_totals: dict[tuple[Any, ...], float] = field(default_factory=dict)
+    # Ids of lazily made accounts (world, fees, settlement) seen committed. Accounts
+    # are never deleted, so each is inserted once per process, not on every payment.
+    accounts_made: set[str] = field(default_factory=set)
 
     def new_no(self) -> str:
         """A platform number (order, refund, withdrawal): a snowflake id as decimal digits."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import BigInteger, String, and_, bindparam, case, func, insert, select, text, update
 
@@ -56,6 +57,9 @@ def ensure_account(
     allow_negative: bool = False,
 ) -> str:
     """Create the account unless it exists (accounts with well-known ids are made lazily)."""
+    made = uow.env.accounts_made
+    if account_id in made:
+        return account_id
     insert_ignore(
         uow.conn,
         t.accounts,
@@ -71,6 +75,7 @@ def ensure_account(
             "created_at": uow.env.clock.now(),
         },
     )
+    uow.after_commit(partial(made.add, account_id))
     return account_id
 
 

@@ -127,9 +127,10 @@ def _write(
 
 
 def notify_order(uow: UnitOfWork, event: str, order: Order) -> None:
-    """Write the order's notification if its dialect sends one and the order has a URL."""
+    """Write the order's notification if its dialect sends one and the order has a URL
+    (without one no dialect sends anything: the credential is not even read)."""
     notifier = uow.env.notifiers.get(order.dialect)
-    if notifier is not None:
+    if notifier is not None and order.notify_url:
         _write(
             uow,
             order.dialect,
@@ -142,7 +143,7 @@ def notify_order(uow: UnitOfWork, event: str, order: Order) -> None:
 
 def notify_refund(uow: UnitOfWork, event: str, refund: Refund, order: Order) -> None:
     notifier = uow.env.notifiers.get(order.dialect)
-    if notifier is not None:
+    if notifier is not None and refund.notify_url:
         _write(
             uow,
             order.dialect,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -351,7 +351,15 @@ def pay_order(
     if channel_trade_no:
         extra["channel_trade_no"] = channel_trade_no
     _SET_EXTRA.run(uow.conn, {"i": order.id, "extra": extra})
-    paid = get_by_no(uow, order_no)
+    paid = replace(
+        order,
+        status=OrderStatus.PAID.value,
+        paid_at=now,
+        payer_account_id=source,
+        payee_account_id=payee,
+        payer=payer or order.payer,
+        extra=extra,
+    )
     notify_order(uow, "order.paid", paid)
     return paid
 

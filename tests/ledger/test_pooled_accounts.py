@@ -97,3 +97,22 @@ def test_the_ledger_check_is_clean_while_money_moves(server, merchant):
     assert len(checks) >= 3, "too few checks ran while money moved to mean anything"
     assert [c for c in checks if not c["clean"]] == []
     server.assert_ledger_clean()
+
+
+def test_an_account_whose_making_was_undone_is_made_again(server):
+    """A payment that fails after making the settlement account undoes that too; the
+    process must not remember the account as made (it skips the insert for those)."""
+    merchant = server.create_merchant("undone")
+    creds = merchant["vpay"]
+    client = VpayClient(server.base_url, creds["app_id"], creds["secret_key"])
+    settlement = f"S:{merchant['merchant_id']}:USD"  # CNY's and USDT's come with the merchant
+    failed = client.create_order("UNDO-1", 700, "QR_CODE", currency="USD")["order_id"]
+    later = client.create_order("UNDO-2", 700, "QR_CODE", currency="USD")["order_id"]
+    assert server.sandbox_fail(failed).status_code == 200
+    assert server.sandbox_pay(failed).status_code == 409
+    with pytest.raises(VpayError) as missing:
+        client.account_info(settlement)
+    assert missing.value.code == "ACCOUNT.NOT_FOUND"
+    assert server.sandbox_pay(later).status_code == 200
+    assert client.account_info(settlement)["balance"] == 700
+    server.assert_ledger_clean()
