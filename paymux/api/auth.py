@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from litestar import Request
 
 from paymux.core.errors import ErrorCode, PaymuxError
-from paymux.dialects.requests import client_ip
+from paymux.dialects.requests import client_ip, header
 from paymux.services import audit
 
 if TYPE_CHECKING:
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 
 def require_admin(request: Request, ctx: Context) -> None:
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    authorization = header(request, b"authorization")
+    token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
     if not token or not hmac.compare_digest(token.encode(), ctx.admin_token.encode()):
         raise PaymuxError(ErrorCode.UNAUTHORIZED, "a valid admin token is required")
 

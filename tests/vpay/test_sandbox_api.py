@@ -36,11 +36,15 @@ def test_refusals_change_nothing(server, vpay):
     paid = vpay.create_order("SB-4", 250)["order_id"]
     assert server.sandbox_pay(paid).status_code == 200
     with unchanged(server):
-        anonymous = httpx.post(f"{server.base_url}/sandbox/v1/orders/{order}/pay")
-        _error(anonymous, 401, "unauthorized")
+        url = f"{server.base_url}/sandbox/v1/orders/{order}/pay"
+        _error(httpx.post(url), 401, "unauthorized")
+        for wrong in ("Bearer nope", f"Basic {server.admin_token}", server.admin_token):
+            _error(httpx.post(url, headers={"Authorization": wrong}), 401, "unauthorized")
         _error(server.sandbox_pay("NO-SUCH-ORDER"), 404, "order_not_found")
         _error(server.sandbox_pay(paid), 409, "order_invalid_status")
         _error(server.sandbox_fail(paid), 409, "order_invalid_status")
         empty = server.admin("POST", "/sandbox/v1/orders//pay")
         assert empty.status_code == 404
     assert vpay.query_order(order_id=order)["status"] == 0
+    lower = httpx.post(url, headers={"authorization": f"bearer  {server.admin_token}"})
+    assert lower.status_code == 200, lower.text
