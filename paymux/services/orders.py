@@ -313,9 +313,19 @@ def pay_order(
     Money comes from `payer_account_id` (a wallet) or, for channel payments,
     from the world account; it goes to the merchant's settlement account
     (or `payee_account_id`), less the platform fee.
+
+    The journal entry is written before the compare-and-set, which stores its id
+    with the status in one statement; a pay that loses the race raises, and the
+    transaction takes its entry back with it. An order seen not payable is
+    refused before any money moves.
     """
     now = uow.env.clock.now()
-    order = get_by_no(uow, order_no)
+    row = _FOR_PAY.first(uow.conn, {"n": order_no})
+    if row is None:
+        raise PaymuxError(ErrorCode.ORDER_NOT_FOUND, f"order {order_no} not found")
+    order = Order.from_mapping(row)
+    if not _payable(order, now):
+        _explain_not_pending(uow, order_no, now, "pay")
     settlement = ledger.settlement_account_id(order.merchant_id, order.currency)
     payee = payee_account_id or order.payee_account_id or settlement
     if payee == settlement:  # made lazily: a pooled posting does not touch the row
@@ -323,19 +333,7 @@ def pay_order(
     source = payer_account_id or ledger.ensure_world_account(uow, order.currency)
     if source == payee:
         raise PaymuxError(ErrorCode.SAME_ACCOUNT, "payer and payee accounts are the same")
-    changed = _PAY.run(
-        uow.conn,
-        {
-            "i": order.id,
-            "now": now,
-            "source": source,
-            "payee": payee,
-            "payer": payer or order.payer,
-        },
-    )
-    if changed != 1:
-        _explain_not_pending(uow, order_no, now, "pay")
-    fee = split_fee(order.amount, get_merchant(uow, order.merchant_id).fee_rate_bp)
+    fee = split_fee(order.amount, row["fee_rate_bp"])
     postings = [
         Posting(source, -order.amount, order.currency),
         Posting(payee, order.amount - fee, order.currency),
@@ -344,13 +342,19 @@ def pay_order(
         postings.append(
             Posting(ledger.ensure_fees_account(uow, order.currency), fee, order.currency)
         )
-    entry_id = ledger.post(
-        uow, EntryType.PAY, postings, order_no=order.order_no, ref=order.order_no
-    )
+    try:
+        entry_id = ledger.post(
+            uow, EntryType.PAY, postings, order_no=order.order_no, ref=order.order_no
+        )
+    except PaymuxError:
+        # On PostgreSQL a racing pay from the same wallet may have won while this one
+        # waited for the wallet's row: the order being paid is the answer, not the balance.
+        if not _payable(get_by_no(uow, order_no), now):
+            _explain_not_pending(uow, order_no, now, "pay")
+        raise
     extra = {**order.extra, "pay_entry_id": entry_id}
     if channel_trade_no:
         extra["channel_trade_no"] = channel_trade_no
-    _SET_EXTRA.run(uow.conn, {"i": order.id, "extra": extra})
     paid = replace(
         order,
         status=OrderStatus.PAID.value,
@@ -360,10 +364,29 @@ def pay_order(
         payer=payer or order.payer,
         extra=extra,
     )
+    changed = _PAY.run(
+        uow.conn,
+        {
+            "i": order.id,
+            "now": now,
+            "source": source,
+            "payee": payee,
+            "payer": paid.payer,
+            "extra": extra,
+        },
+    )
+    if changed != 1:
+        _explain_not_pending(uow, order_no, now, "pay")
     notify_order(uow, "order.paid", paid)
     return paid
 
 
+# The order with what its pay needs of the merchant.
+_FOR_PAY = Prepared(
+    select(t.orders, t.merchants.c.fee_rate_bp)
+    .join(t.merchants, t.merchants.c.id == ORD.merchant_id)
+    .where(ORD.order_no == bindparam("n"))
+)
 # Pending and not expired → paid, in one compare-and-set.
 _PAY = Prepared(
     update(t.orders)
@@ -378,11 +401,15 @@ _PAY = Prepared(
         payer_account_id=bindparam("source"),
         payee_account_id=bindparam("payee"),
         payer=bindparam("payer"),
+        extra=bindparam("extra"),
     )
 )
-_SET_EXTRA = Prepared(
-    update(t.orders).where(ORD.id == bindparam("i")).values(extra=bindparam("extra"))
-)
+
+
+def _payable(order: Order, now: datetime) -> bool:
+    return order.status == OrderStatus.PENDING.value and not (
+        order.expire_at and order.expire_at <= now
+    )
 
 
 def _explain_not_pending(uow: UnitOfWork, order_no: str, now: datetime, action: str) -> None:
