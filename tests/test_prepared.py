@@ -7,12 +7,27 @@ stored as the same text and read back as the same value.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, create_engine, insert, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    insert,
+    select,
+)
 
+from paymux.store.engine import normalize_url
 from paymux.store.sql import Prepared
+from tests.harness import PG_URL, pg_schema
 
 META = MetaData()
 MOMENTS = Table(
@@ -35,7 +50,7 @@ MOMENTS = Table(
 )
 def test_a_prepared_insert_stores_datetimes_as_sqlalchemy_does(moment):
     engine = create_engine("sqlite://")
-    META.create_all(engine)
+    META.create_all(engine, tables=[MOMENTS])
     with engine.begin() as conn:
         ours = Prepared(insert(MOMENTS)).insert(conn, {"at": moment})
         theirs = conn.execute(insert(MOMENTS).values(at=moment)).inserted_primary_key[0]
@@ -44,3 +59,52 @@ def test_a_prepared_insert_stores_datetimes_as_sqlalchemy_does(moment):
     assert stored[ours] == stored[theirs]
     assert read[ours] == read[theirs]
     assert read[ours] == (None if moment is None else moment.replace(tzinfo=None))
+
+
+ROWS = Table(
+    "many_rows",
+    META,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("n", Integer),
+    Column("label", String(16)),
+    Column("flag", Boolean),
+    Column("at", DateTime),
+    Column("doc", JSON),
+)
+
+
+def _engines() -> list[str]:
+    return ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.mark.parametrize("backend", _engines())
+@pytest.mark.parametrize("count", [1, 3, 8, 9, 20])
+def test_many_writes_every_row_as_sqlalchemy_does(backend, count):
+    """On PostgreSQL up to eight rows go as one multi-row INSERT compiled once per count,
+    more through `executemany`; every row must read back as written, in order."""
+    with contextlib.ExitStack() as stack:
+        url = "sqlite://" if backend == "sqlite" else stack.enter_context(pg_schema())
+        engine = create_engine(normalize_url(url))
+        stack.callback(engine.dispose)
+        META.create_all(engine, tables=[ROWS])
+        rows = [
+            {
+                "n": i,
+                "label": f"row-{i}",
+                "flag": i % 2 == 0,
+                "at": datetime(2026, 11, 22, 9, i % 60, 5, 1000 * i),
+                "doc": {"i": i, "tags": ["a", i]},
+            }
+            for i in range(count)
+        ]
+        prepared = Prepared(insert(ROWS))
+        with engine.begin() as conn:
+            prepared.many(conn, rows)
+            prepared.many(conn, rows)  # the statement compiled for this count, used again
+            conn.execute(insert(ROWS), rows)
+            stored = [
+                dict(row._mapping) for row in conn.execute(select(ROWS).order_by(ROWS.c.id)).all()
+            ]
+    for row in stored:
+        del row["id"]
+    assert stored == rows * 3

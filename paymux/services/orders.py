@@ -297,6 +297,30 @@ def find_order(
     raise PaymuxError(ErrorCode.MISSING_PARAM, "an order number is required")
 
 
+def pay_orders(uow: UnitOfWork, order_nos: list[str]) -> list[Any]:
+    """`pay_order` for many orders at once: the paid order, or the refusal, per number.
+
+    The store runs concurrent pays of one argument (the sandbox's) through this
+    (`batched`): on PostgreSQL one transaction and one commit for the lot. Each
+    order is checked just before it is written, so a refused pay (not found, not
+    payable — a second pay of one order in the batch included) is answered without
+    writing anything. Orders are written in number order, so two batches lock
+    their rows in the same order. A write that fails (a race lost to another
+    process) raises: the store undoes the batch and pays each alone.
+    """
+    now = uow.env.clock.now()
+    outcomes: list[Any] = [None] * len(order_nos)
+    for index in sorted(range(len(order_nos)), key=order_nos.__getitem__):
+        try:
+            pay = _check_pay(uow, order_nos[index], now)
+        except PaymuxError as exc:
+            outcomes[index] = exc
+            continue
+        outcomes[index] = _write_pay(uow, pay, now)
+    return outcomes
+
+
+@batched(pay_orders)
 def pay_order(
     uow: UnitOfWork,
     order_no: str,
@@ -317,30 +341,75 @@ def pay_order(
     The journal entry is written before the compare-and-set, which stores its id
     with the status in one statement; a pay that loses the race raises, and the
     transaction takes its entry back with it. An order seen not payable is
-    refused before any money moves.
+    refused before anything is written.
     """
     now = uow.env.clock.now()
+    pay = _check_pay(
+        uow,
+        order_no,
+        now,
+        payer_account_id=payer_account_id,
+        payee_account_id=payee_account_id,
+        payer=payer,
+        channel_trade_no=channel_trade_no,
+    )
+    return _write_pay(uow, pay, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pay:
+    """A pay checked (the order read and payable, the accounts named), nothing written."""
+
+    order: Order
+    fee: int
+    source: str
+    payee: str
+    payer: str
+    channel_trade_no: str
+
+
+def _check_pay(
+    uow: UnitOfWork,
+    order_no: str,
+    now: datetime,
+    *,
+    payer_account_id: str | None = None,
+    payee_account_id: str | None = None,
+    payer: str = "",
+    channel_trade_no: str = "",
+) -> _Pay:
     row = _FOR_PAY.first(uow.conn, {"n": order_no})
     if row is None:
         raise PaymuxError(ErrorCode.ORDER_NOT_FOUND, f"order {order_no} not found")
     order = Order.from_mapping(row)
     if not _payable(order, now):
         _explain_not_pending(uow, order_no, now, "pay")
-    settlement = ledger.settlement_account_id(order.merchant_id, order.currency)
-    payee = payee_account_id or order.payee_account_id or settlement
-    if payee == settlement:  # made lazily: a pooled posting does not touch the row
-        ledger.ensure_settlement_account(uow, order.merchant_id, order.currency)
-    source = payer_account_id or ledger.ensure_world_account(uow, order.currency)
+    payee = (
+        payee_account_id
+        or order.payee_account_id
+        or ledger.settlement_account_id(order.merchant_id, order.currency)
+    )
+    source = payer_account_id or ledger.world_account_id(order.currency)
     if source == payee:
         raise PaymuxError(ErrorCode.SAME_ACCOUNT, "payer and payee accounts are the same")
     fee = split_fee(order.amount, row["fee_rate_bp"])
+    return _Pay(order, fee, source, payee, payer or order.payer, channel_trade_no)
+
+
+def _write_pay(uow: UnitOfWork, pay: _Pay, now: datetime) -> Order:
+    order = pay.order
+    # Made lazily: a pooled posting does not touch the row, nor check it exists.
+    if pay.payee == ledger.settlement_account_id(order.merchant_id, order.currency):
+        ledger.ensure_settlement_account(uow, order.merchant_id, order.currency)
+    if pay.source == ledger.world_account_id(order.currency):
+        ledger.ensure_world_account(uow, order.currency)
     postings = [
-        Posting(source, -order.amount, order.currency),
-        Posting(payee, order.amount - fee, order.currency),
+        Posting(pay.source, -order.amount, order.currency),
+        Posting(pay.payee, order.amount - pay.fee, order.currency),
     ]
-    if fee:
+    if pay.fee:
         postings.append(
-            Posting(ledger.ensure_fees_account(uow, order.currency), fee, order.currency)
+            Posting(ledger.ensure_fees_account(uow, order.currency), pay.fee, order.currency)
         )
     try:
         entry_id = ledger.post(
@@ -349,19 +418,19 @@ def pay_order(
     except PaymuxError:
         # On PostgreSQL a racing pay from the same wallet may have won while this one
         # waited for the wallet's row: the order being paid is the answer, not the balance.
-        if not _payable(get_by_no(uow, order_no), now):
-            _explain_not_pending(uow, order_no, now, "pay")
+        if not _payable(get_by_no(uow, order.order_no), now):
+            _explain_not_pending(uow, order.order_no, now, "pay")
         raise
     extra = {**order.extra, "pay_entry_id": entry_id}
-    if channel_trade_no:
-        extra["channel_trade_no"] = channel_trade_no
+    if pay.channel_trade_no:
+        extra["channel_trade_no"] = pay.channel_trade_no
     paid = replace(
         order,
         status=OrderStatus.PAID.value,
         paid_at=now,
-        payer_account_id=source,
-        payee_account_id=payee,
-        payer=payer or order.payer,
+        payer_account_id=pay.source,
+        payee_account_id=pay.payee,
+        payer=pay.payer,
         extra=extra,
     )
     changed = _PAY.run(
@@ -369,14 +438,14 @@ def pay_order(
         {
             "i": order.id,
             "now": now,
-            "source": source,
-            "payee": payee,
-            "payer": paid.payer,
+            "source": pay.source,
+            "payee": pay.payee,
+            "payer": pay.payer,
             "extra": extra,
         },
     )
     if changed != 1:
-        _explain_not_pending(uow, order_no, now, "pay")
+        _explain_not_pending(uow, order.order_no, now, "pay")
     notify_order(uow, "order.paid", paid)
     return paid
 

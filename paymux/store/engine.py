@@ -289,6 +289,10 @@ class Store:
             return await future
         if getattr(fn, "batched", None) is not None and len(args) == 1:
             return await self._coalescer(fn)(args[0])
+        return await self._pg_write_alone(fn, args)
+
+    async def _pg_write_alone(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """A short job on the loop, any other on a transaction thread."""
         if getattr(fn, "one_statement", False):
             return await self._pg_write_async(fn, args)
         return await anyio.to_thread.run_sync(self._pg_write, fn, args, limiter=self._limiter)
@@ -536,7 +540,7 @@ class Store:
         outcomes: list[Any] = []
         for item in items:
             try:
-                outcomes.append(await self._pg_write_async(fn, (item,)))
+                outcomes.append(await self._pg_write_alone(fn, (item,)))
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Dialect, Insert, Table
+from sqlalchemy import Connection, DateTime, Dialect, Insert, Table, bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.base import Executable
@@ -26,6 +26,8 @@ class _Form:
 
 
 _CALLER = object()
+# Up to this many rows a PostgreSQL `Prepared.many` INSERT is one multi-row statement.
+_MULTI_ROWS = 8
 
 
 class Prepared:
@@ -43,12 +45,13 @@ class Prepared:
     run there instead, when SQLite needs it said differently (e.g. `INDEXED BY`).
     """
 
-    __slots__ = ("_forms", "sqlite", "statement")
+    __slots__ = ("_forms", "_multi", "sqlite", "statement")
 
     def __init__(self, statement: Executable, *, sqlite: Executable | None = None) -> None:
         self.statement = statement
         self.sqlite = statement if sqlite is None else sqlite
         self._forms: dict[tuple[str, ...], _Form] = {}
+        self._multi: dict[tuple[int, tuple[str, ...]], tuple[str, list[Any]]] = {}
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         if conn.dialect.name != "sqlite":
@@ -84,14 +87,44 @@ class Prepared:
         return _driver(conn).execute(form.sql, _values(form, params)).lastrowid
 
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Execute a write once per row (`executemany`)."""
+        """Execute a write once per row (`executemany`); on PostgreSQL an INSERT is one
+        multi-row statement instead: psycopg's `executemany` runs a pipeline, whose
+        Python cost per call was most of a payment's (docs/performance.md)."""
         if not rows:
             return
         if conn.dialect.name != "sqlite":
-            conn.execute(self.statement, [dict(row) for row in rows])
+            if isinstance(self.statement, Insert) and len(rows) <= _MULTI_ROWS:
+                sql, binds = self._multi_row(conn.dialect, len(rows), tuple(rows[0]))
+                params = {
+                    name: row[key] if processor is None else processor(row[key])
+                    for row, row_binds in zip(rows, binds, strict=True)
+                    for name, key, processor in row_binds
+                }
+                conn.exec_driver_sql(sql, params)
+            else:
+                conn.execute(self.statement, [dict(row) for row in rows])
             return
         form = self._form(conn.dialect, rows[0])
         _driver(conn).executemany(form.sql, [_values(form, row) for row in rows])
+
+    def _multi_row(
+        self, dialect: Dialect, count: int, shape: tuple[str, ...]
+    ) -> tuple[str, list[list[tuple[str, str, Processor]]]]:
+        """The INSERT of `count` rows in one VALUES list, compiled once per row count
+        (SQLAlchemy compiles a multi-row statement again on every execution), with each
+        row's parameter names and the column types' bind processors."""
+        multi = self._multi.get((count, shape))
+        if multi is None:
+            assert isinstance(self.statement, Insert)
+            rows = [{key: bindparam(f"{key}_{i}") for key in shape} for i in range(count)]
+            sql = self.statement.values(rows).compile(dialect=dialect).string
+            # The column's type for every row: only the first row's parameters carry it.
+            processors = {
+                key: _bind_processor(self.statement.table.c[key].type, dialect) for key in shape
+            }
+            binds = [[(f"{key}_{i}", key, processors[key]) for key in shape] for i in range(count)]
+            multi = self._multi[(count, shape)] = (sql, binds)
+        return multi
 
     def _form(self, dialect: Dialect, params: Mapping[str, Any]) -> _Form:
         shape = tuple(params)
