@@ -312,7 +312,7 @@ def pay_orders(uow: UnitOfWork, order_nos: list[str]) -> list[Any]:
     outcomes: list[Any] = [None] * len(order_nos)
     for index in sorted(range(len(order_nos)), key=order_nos.__getitem__):
         try:
-            pay = _check_pay(uow, order_nos[index], now)
+            pay = _check_pay(uow, order_nos[index], now, None, None)
         except PaymuxError as exc:
             outcomes[index] = exc
             continue
@@ -344,16 +344,8 @@ def pay_order(
     refused before anything is written.
     """
     now = uow.env.clock.now()
-    pay = _check_pay(
-        uow,
-        order_no,
-        now,
-        payer_account_id=payer_account_id,
-        payee_account_id=payee_account_id,
-        payer=payer,
-        channel_trade_no=channel_trade_no,
-    )
-    return _write_pay(uow, pay, now)
+    pay = _check_pay(uow, order_no, now, payer_account_id, payee_account_id)
+    return _write_pay(uow, pay, now, payer=payer, channel_trade_no=channel_trade_no)
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,19 +356,14 @@ class _Pay:
     fee: int
     source: str
     payee: str
-    payer: str
-    channel_trade_no: str
 
 
 def _check_pay(
     uow: UnitOfWork,
     order_no: str,
     now: datetime,
-    *,
-    payer_account_id: str | None = None,
-    payee_account_id: str | None = None,
-    payer: str = "",
-    channel_trade_no: str = "",
+    payer_account_id: str | None,
+    payee_account_id: str | None,
 ) -> _Pay:
     row = _FOR_PAY.first(uow.conn, {"n": order_no})
     if row is None:
@@ -393,10 +380,12 @@ def _check_pay(
     if source == payee:
         raise PaymuxError(ErrorCode.SAME_ACCOUNT, "payer and payee accounts are the same")
     fee = split_fee(order.amount, row["fee_rate_bp"])
-    return _Pay(order, fee, source, payee, payer or order.payer, channel_trade_no)
+    return _Pay(order, fee, source, payee)
 
 
-def _write_pay(uow: UnitOfWork, pay: _Pay, now: datetime) -> Order:
+def _write_pay(
+    uow: UnitOfWork, pay: _Pay, now: datetime, *, payer: str = "", channel_trade_no: str = ""
+) -> Order:
     order = pay.order
     # Made lazily: a pooled posting does not touch the row, nor check it exists.
     if pay.payee == ledger.settlement_account_id(order.merchant_id, order.currency):
@@ -422,15 +411,15 @@ def _write_pay(uow: UnitOfWork, pay: _Pay, now: datetime) -> Order:
             _explain_not_pending(uow, order.order_no, now, "pay")
         raise
     extra = {**order.extra, "pay_entry_id": entry_id}
-    if pay.channel_trade_no:
-        extra["channel_trade_no"] = pay.channel_trade_no
+    if channel_trade_no:
+        extra["channel_trade_no"] = channel_trade_no
     paid = replace(
         order,
         status=OrderStatus.PAID.value,
         paid_at=now,
         payer_account_id=pay.source,
         payee_account_id=pay.payee,
-        payer=pay.payer,
+        payer=payer or order.payer,
         extra=extra,
     )
     changed = _PAY.run(
@@ -440,7 +429,7 @@ def _write_pay(uow: UnitOfWork, pay: _Pay, now: datetime) -> Order:
             "now": now,
             "source": pay.source,
             "payee": pay.payee,
-            "payer": pay.payer,
+            "payer": paid.payer,
             "extra": extra,
         },
     )
