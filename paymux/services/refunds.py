@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import bindparam, case, insert, or_, select, update
@@ -69,8 +70,8 @@ def create_refund(
             ErrorCode.ORDER_INVALID_STATUS,
             f"an order paid through {order.channel} is refunded at the channel, by an operator",
         )
-    reserved = _RESERVE.run(uow.conn, {"i": order.id, "a": amount})
-    if reserved != 1:
+    reserved = _RESERVE.first(uow.conn, {"i": order.id, "a": amount})
+    if reserved is None:
         current = get_by_no(uow, order.order_no)
         if current.status not in ORDER_REFUNDABLE:
             raise order_action_error("refund", current.status)
@@ -78,6 +79,7 @@ def create_refund(
             ErrorCode.REFUND_EXCEEDS_PAID,
             f"refund of {amount} exceeds the refundable {current.amount - current.refunded_amount}",
         )
+    order = replace(order, refunded_amount=reserved["refunded_amount"], status=reserved["status"])
     now = uow.env.clock.now()
     payee = order.payee_account_id or ledger.settlement_account_id(merchant_id, order.currency)
     refund_no = uow.env.new_no()
@@ -103,21 +105,23 @@ def create_refund(
         values["extra"]["hold_id"] = ledger.hold(uow, payee, amount, f"refund:{refund_no}")
     if uow.conn.dialect.name == "sqlite":
         # One writer thread serializes SQLite writes: the lookup above cannot be raced.
-        _INSERT.insert(uow.conn, values)
+        refund_id = _INSERT.insert(uow.conn, values)
     else:
-        _insert_once(uow, values)
-    refund = get_refund(uow, merchant_id, refund_no=refund_no)
+        refund_id = _insert_once(uow, values)
+    # The refund and its order as stored, without reading them back: the reserve
+    # returned what it made of the order's refunded amount and status.
+    refund = Refund.from_mapping({"completed_at": None, **values, "id": refund_id})
     if complete:
-        notify_refund(uow, "refund.succeeded", refund, get_by_no(uow, order.order_no))
+        notify_refund(uow, "refund.succeeded", refund, order)
     return refund
 
 
-def _insert_once(uow: UnitOfWork, values: dict[str, Any]) -> None:
+def _insert_once(uow: UnitOfWork, values: dict[str, Any]) -> Any:
     """PostgreSQL: of concurrent creates under one merchant refund no, the unique
     constraint lets one through; the others are told so instead of failing."""
     try:
         with uow.conn.begin_nested():
-            _INSERT.insert(uow.conn, values)
+            return _INSERT.insert(uow.conn, values)
     except IntegrityError:
         raise PaymuxError(
             ErrorCode.REFUND_EXISTS,
@@ -125,7 +129,8 @@ def _insert_once(uow: UnitOfWork, values: dict[str, Any]) -> None:
         ) from None
 
 
-# Reserve the amount on the order and move its status, in one compare-and-set.
+# Reserve the amount on the order and move its status, in one compare-and-set that says
+# what it made of them.
 _RESERVE = Prepared(
     update(t.orders)
     .where(
@@ -140,6 +145,7 @@ _RESERVE = Prepared(
             else_=OrderStatus.PARTIALLY_REFUNDED.value,
         ),
     )
+    .returning(ORD.refunded_amount, ORD.status)
 )
 _INSERT = Prepared(insert(t.refunds))
 _BY_MERCHANT_NO = Prepared(
