@@ -158,7 +158,9 @@ _PENDING_ACCOUNTS = Prepared(
 _ADD_BALANCE = Prepared(
     update(t.accounts).where(A.id == bindparam("a")).values(balance=A.balance + bindparam("d"))
 )
-_INSERT_ENTRY = Prepared(insert(t.journal_entries))
+_INSERT_ENTRIES = Prepared(
+    insert(t.journal_entries).returning(t.journal_entries.c.id, t.journal_entries.c.ref)
+)
 _INSERT_POSTING = Prepared(insert(t.postings))
 _CREDIT = Prepared(
     update(t.accounts)
@@ -222,6 +224,16 @@ def apply_all_pending(uow: UnitOfWork, limit: int = 100) -> int:
     return len(accounts)
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A journal entry to write: its postings must balance."""
+
+    type: EntryType
+    postings: list[Posting]
+    order_no: str | None = None
+    ref: str = ""
+
+
 def post(
     uow: UnitOfWork,
     entry_type: EntryType,
@@ -231,32 +243,49 @@ def post(
     ref: str = "",
 ) -> int:
     """Write one balanced journal entry and apply it to the cached balances."""
-    check_balanced(postings)
-    now = uow.env.clock.now()
-    for posting in sorted(postings, key=lambda p: p.account_id):
-        if _deferred(posting):
-            continue
-        if is_pooled(posting.account_id):
-            apply_pending(uow, posting.account_id)
-        _apply(uow, posting)
-    entry_id = _INSERT_ENTRY.insert(
-        uow.conn, {"type": entry_type.value, "order_no": order_no, "ref": ref, "created_at": now}
-    )
+    return post_many(uow, [Entry(entry_type, postings, order_no, ref)], uow.env.clock.now())[0]
+
+
+def post_many(uow: UnitOfWork, entries: list[Entry], now: datetime) -> list[int]:
+    """Write balanced journal entries and apply them to the cached balances; their ids.
+
+    A batch of payments posts its entries together: the entries in one multi-row
+    INSERT, their postings in another, where one entry at a time took two statements
+    per entry and a step per posting. The entries are told apart by their `ref`,
+    which must differ between them: RETURNING gives the ids in no promised order.
+    """
+    refs = {entry.ref for entry in entries}
+    if len(refs) != len(entries):
+        raise ValueError("entries posted together need distinct refs")
+    for entry in entries:
+        check_balanced(entry.postings)
+        for posting in sorted(entry.postings, key=lambda p: p.account_id):
+            if _deferred(posting):
+                continue
+            if is_pooled(posting.account_id):
+                apply_pending(uow, posting.account_id)
+            _apply(uow, posting)
+    rows = [
+        {"type": e.type.value, "order_no": e.order_no, "ref": e.ref, "created_at": now}
+        for e in entries
+    ]
+    ids = {row["ref"]: int(row["id"]) for row in _INSERT_ENTRIES.inserted(uow.conn, rows)}
     _INSERT_POSTING.many(
         uow.conn,
         [
             {
-                "entry_id": entry_id,
+                "entry_id": ids[entry.ref],
                 "account_id": p.account_id,
                 "amount": p.amount,
                 "currency": p.currency,
                 "pending": _deferred(p),
                 "created_at": now,
             }
-            for p in postings
+            for entry in entries
+            for p in entry.postings
         ],
     )
-    return int(entry_id)
+    return [ids[entry.ref] for entry in entries]
 
 
 def _apply(uow: UnitOfWork, posting: Posting) -> None:

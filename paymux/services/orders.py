@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -11,6 +12,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import (
     JSON,
+    BigInteger,
     String,
     Table,
     Text,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     column,
     func,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,7 +38,7 @@ from paymux.services.merchants import get_merchant
 from paymux.services.notifications import notify_order
 from paymux.store import tables as t
 from paymux.store.engine import batched, one_statement
-from paymux.store.sql import Prepared
+from paymux.store.sql import Prepared, chunks
 from paymux.store.uow import UnitOfWork
 
 ORD = t.orders.c
@@ -301,22 +304,30 @@ def pay_orders(uow: UnitOfWork, order_nos: list[str]) -> list[Any]:
     """`pay_order` for many orders at once: the paid order, or the refusal, per number.
 
     The store runs concurrent pays of one argument (the sandbox's) through this
-    (`batched`): on PostgreSQL one transaction and one commit for the lot. Each
-    order is checked just before it is written, so a refused pay (not found, not
-    payable — a second pay of one order in the batch included) is answered without
-    writing anything. Orders are written in number order, so two batches lock
-    their rows in the same order. A write that fails (a race lost to another
-    process) raises: the store undoes the batch and pays each alone.
+    (`batched`). The orders are read together and each is checked before anything
+    is written, so a refused pay (not found, not payable — a second pay of an order
+    paid in this batch included) is answered without writing anything. The rest are
+    written set by set: their journal entries, their postings, and the
+    compare-and-set that marks them paid, each a statement per 32 orders where one
+    order at a time took four. A write that fails (a race lost to another process,
+    a PostgreSQL deadlock between two processes' batches) raises: the store undoes
+    the batch and pays each alone.
     """
     now = uow.env.clock.now()
+    found = _rows_for_pay(uow, sorted(set(order_nos)))
     outcomes: list[Any] = [None] * len(order_nos)
+    checked: list[tuple[int, _Pay]] = []
     for index in sorted(range(len(order_nos)), key=order_nos.__getitem__):
+        order_no = order_nos[index]
         try:
-            pay = _check_pay(uow, order_nos[index], now, None, None)
+            if checked and checked[-1][1].order.order_no == order_no:
+                raise order_action_error("pay", OrderStatus.PAID.value)
+            checked.append((index, _check_pay(uow, found.get(order_no), order_no, now)))
         except PaymuxError as exc:
             outcomes[index] = exc
-            continue
-        outcomes[index] = _write_pay(uow, pay, now)
+    paid = _write_pays(uow, [pay for _, pay in checked], now)
+    for (index, _), order in zip(checked, paid, strict=True):
+        outcomes[index] = order
     return outcomes
 
 
@@ -344,8 +355,9 @@ def pay_order(
     refused before anything is written.
     """
     now = uow.env.clock.now()
-    pay = _check_pay(uow, order_no, now, payer_account_id, payee_account_id)
-    return _write_pay(uow, pay, now, payer=payer, channel_trade_no=channel_trade_no)
+    row = _rows_for_pay(uow, [order_no]).get(order_no)
+    pay = _check_pay(uow, row, order_no, now, payer_account_id, payee_account_id)
+    return _write_pays(uow, [pay], now, payer=payer, channel_trade_no=channel_trade_no)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,12 +372,13 @@ class _Pay:
 
 def _check_pay(
     uow: UnitOfWork,
+    row: Mapping[str, Any] | None,
     order_no: str,
     now: datetime,
-    payer_account_id: str | None,
-    payee_account_id: str | None,
+    payer_account_id: str | None = None,
+    payee_account_id: str | None = None,
 ) -> _Pay:
-    row = _FOR_PAY.first(uow.conn, {"n": order_no})
+    """`row`: the order as `_for_pay` reads it, None when there is no such order."""
     if row is None:
         raise PaymuxError(ErrorCode.ORDER_NOT_FOUND, f"order {order_no} not found")
     order = Order.from_mapping(row)
@@ -383,9 +396,56 @@ def _check_pay(
     return _Pay(order, fee, source, payee)
 
 
-def _write_pay(
-    uow: UnitOfWork, pay: _Pay, now: datetime, *, payer: str = "", channel_trade_no: str = ""
-) -> Order:
+def _write_pays(
+    uow: UnitOfWork,
+    pays: list[_Pay],
+    now: datetime,
+    *,
+    payer: str = "",
+    channel_trade_no: str = "",
+) -> list[Order]:
+    """Post the pays' journal entries together, then mark each order paid."""
+    if not pays:
+        return []
+    entries = [
+        ledger.Entry(EntryType.PAY, _postings(uow, pay), pay.order.order_no, pay.order.order_no)
+        for pay in pays
+    ]
+    try:
+        entry_ids = ledger.post_many(uow, entries, now)
+    except PaymuxError:
+        # On PostgreSQL a racing pay from the same wallet may have won while this one
+        # waited for the wallet's row: the order being paid is the answer, not the balance.
+        for pay in pays:
+            if not _payable(get_by_no(uow, pay.order.order_no), now):
+                _explain_not_pending(uow, pay.order.order_no, now, "pay")
+        raise
+    paid = [
+        _paid(pay, entry_id, now, payer, channel_trade_no)
+        for pay, entry_id in zip(pays, entry_ids, strict=True)
+    ]
+    changed = 0
+    for chunk in chunks(paid):
+        params: dict[str, Any] = {"now": now}
+        for n, order in enumerate(chunk):
+            params |= {
+                f"i{n}": order.id,
+                f"source{n}": order.payer_account_id,
+                f"payee{n}": order.payee_account_id,
+                f"payer{n}": order.payer,
+                f"extra{n}": order.extra,
+            }
+        changed += _pay_at_once(len(chunk)).run(uow.conn, params)
+    if changed != len(paid):
+        # A pay alone: why its order was not pending. In a batch the raise undoes the
+        # batch, and each pay alone then finds its own answer.
+        _explain_not_pending(uow, pays[0].order.order_no, now, "pay")
+    for order in paid:
+        notify_order(uow, "order.paid", order)
+    return paid
+
+
+def _postings(uow: UnitOfWork, pay: _Pay) -> list[Posting]:
     order = pay.order
     # Made lazily: a pooled posting does not touch the row, nor check it exists.
     if pay.payee == ledger.settlement_account_id(order.merchant_id, order.currency):
@@ -400,20 +460,16 @@ def _write_pay(
         postings.append(
             Posting(ledger.ensure_fees_account(uow, order.currency), pay.fee, order.currency)
         )
-    try:
-        entry_id = ledger.post(
-            uow, EntryType.PAY, postings, order_no=order.order_no, ref=order.order_no
-        )
-    except PaymuxError:
-        # On PostgreSQL a racing pay from the same wallet may have won while this one
-        # waited for the wallet's row: the order being paid is the answer, not the balance.
-        if not _payable(get_by_no(uow, order.order_no), now):
-            _explain_not_pending(uow, order.order_no, now, "pay")
-        raise
+    return postings
+
+
+def _paid(pay: _Pay, entry_id: int, now: datetime, payer: str, channel_trade_no: str) -> Order:
+    """The order as its compare-and-set leaves it."""
+    order = pay.order
     extra = {**order.extra, "pay_entry_id": entry_id}
     if channel_trade_no:
         extra["channel_trade_no"] = channel_trade_no
-    paid = replace(
+    return replace(
         order,
         status=OrderStatus.PAID.value,
         paid_at=now,
@@ -422,46 +478,56 @@ def _write_pay(
         payer=payer or order.payer,
         extra=extra,
     )
-    changed = _PAY.run(
-        uow.conn,
-        {
-            "i": order.id,
-            "now": now,
-            "source": pay.source,
-            "payee": pay.payee,
-            "payer": paid.payer,
-            "extra": extra,
-        },
-    )
-    if changed != 1:
-        _explain_not_pending(uow, order.order_no, now, "pay")
-    notify_order(uow, "order.paid", paid)
-    return paid
 
 
-# The order with what its pay needs of the merchant.
-_FOR_PAY = Prepared(
-    select(t.orders, t.merchants.c.fee_rate_bp)
-    .join(t.merchants, t.merchants.c.id == ORD.merchant_id)
-    .where(ORD.order_no == bindparam("n"))
-)
-# Pending and not expired → paid, in one compare-and-set.
-_PAY = Prepared(
-    update(t.orders)
-    .where(
-        ORD.id == bindparam("i"),
-        ORD.status == OrderStatus.PENDING.value,
-        (ORD.expire_at.is_(None)) | (ORD.expire_at > bindparam("now")),
+@functools.cache
+def _for_pay(count: int) -> Prepared:
+    """`count` orders by number, each with what its pay needs of its merchant."""
+    numbers = [bindparam(f"n{n}") for n in range(count)]
+    return Prepared(
+        select(t.orders, t.merchants.c.fee_rate_bp)
+        .join(t.merchants, t.merchants.c.id == ORD.merchant_id)
+        .where(ORD.order_no.in_(numbers))
     )
-    .values(
-        status=OrderStatus.PAID.value,
-        paid_at=bindparam("now"),
-        payer_account_id=bindparam("source"),
-        payee_account_id=bindparam("payee"),
-        payer=bindparam("payer"),
-        extra=bindparam("extra"),
+
+
+def _rows_for_pay(uow: UnitOfWork, order_nos: list[str]) -> dict[str, Mapping[str, Any]]:
+    """Each existing order of `order_nos` as `_for_pay` reads it, by number."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for chunk in chunks(order_nos):
+        params = {f"n{n}": order_no for n, order_no in enumerate(chunk)}
+        for row in _for_pay(len(chunk)).rows(uow.conn, params):
+            found[row["order_no"]] = row
+    return found
+
+
+@functools.cache
+def _pay_at_once(count: int) -> Prepared:
+    """Pending and not expired → paid, for `count` orders in one compare-and-set: an
+    UPDATE … FROM the orders' new values (on SQLite a statement per order was a step
+    per order, each letting go of the GIL and waiting to take it back)."""
+    columns = {"i": BigInteger, "source": String, "payee": String, "payer": String, "extra": JSON}
+    rows = [
+        select(*(bindparam(f"{key}{n}", type_=kind).label(key) for key, kind in columns.items()))
+        for n in range(count)
+    ]
+    paid = (rows[0] if count == 1 else union_all(*rows)).subquery("paid")
+    return Prepared(
+        update(t.orders)
+        .where(
+            ORD.id == paid.c.i,
+            ORD.status == OrderStatus.PENDING.value,
+            (ORD.expire_at.is_(None)) | (ORD.expire_at > bindparam("now")),
+        )
+        .values(
+            status=OrderStatus.PAID.value,
+            paid_at=bindparam("now"),
+            payer_account_id=paid.c.source,
+            payee_account_id=paid.c.payee,
+            payer=paid.c.payer,
+            extra=paid.c.extra,
+        )
     )
-)
 
 
 def _payable(order: Order, now: datetime) -> bool:

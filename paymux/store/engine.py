@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import msgspec
 from anyio import CapacityLimiter
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
@@ -74,11 +75,25 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns' text. msgspec, not the standard library: `json.dumps` and
+    `json.loads` were ≈ 2 µs each per column value, msgspec ≈ 0.2; an order's `extra`
+    is read and written in every payment (docs/performance.md)."""
+    return msgspec.json.encode(value).decode()
+
+
+# How every engine reads and writes JSON columns.
+_JSON_CODEC: dict[str, Any] = {
+    "json_serializer": _json_text,
+    "json_deserializer": msgspec.json.decode,
+}
+
+
 def make_engine(url: str, *, writer: bool, synchronous: str = "FULL") -> Engine:
     url = normalize_url(url)
     if not is_sqlite(url):
         # Overflow beyond the threads: timed jobs and other synchronous callers.
-        engine = create_engine(url, pool_size=PG_THREADS, max_overflow=PG_THREADS)
+        engine = create_engine(url, pool_size=PG_THREADS, max_overflow=PG_THREADS, **_JSON_CODEC)
         _ping_when_idle(engine)
         return engine
     engine = create_engine(
@@ -87,6 +102,7 @@ def make_engine(url: str, *, writer: bool, synchronous: str = "FULL") -> Engine:
         pool_size=1 if writer else 8,
         max_overflow=0 if writer else 8,
         connect_args={"check_same_thread": False, "timeout": 30},
+        **_JSON_CODEC,
     )
 
     @event.listens_for(engine, "connect")
@@ -109,7 +125,9 @@ def make_engine(url: str, *, writer: bool, synchronous: str = "FULL") -> Engine:
 def make_async_engine(url: str) -> AsyncEngine:
     """PostgreSQL for the event loop: psycopg's async connection, driven by SQLAlchemy's
     greenlet bridge, so a service (plain `fn(uow, …)`) runs on the loop's own thread."""
-    engine = create_async_engine(normalize_url(url), pool_size=PG_THREADS, max_overflow=0)
+    engine = create_async_engine(
+        normalize_url(url), pool_size=PG_THREADS, max_overflow=0, **_JSON_CODEC
+    )
     _ping_when_idle(engine.sync_engine)
     return engine
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, Dialect, Insert, Table, bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.base import Executable
 
 Processor = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,8 @@ class _Form:
 
 
 _CALLER = object()
-# Up to this many rows a PostgreSQL `Prepared.many` INSERT is one multi-row statement.
-_MULTI_ROWS = 8
+# Up to this many rows go in one multi-row statement (`chunks`).
+_MOST_AT_ONCE = 32
 
 
 class Prepared:
@@ -51,7 +52,7 @@ class Prepared:
         self.statement = statement
         self.sqlite = statement if sqlite is None else sqlite
         self._forms: dict[tuple[str, ...], _Form] = {}
-        self._multi: dict[tuple[int, tuple[str, ...]], tuple[str, list[Any]]] = {}
+        self._multi: dict[tuple[str, int, tuple[str, ...]], _Form] = {}
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         if conn.dialect.name != "sqlite":
@@ -87,44 +88,60 @@ class Prepared:
         return _driver(conn).execute(form.sql, _values(form, params)).lastrowid
 
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Execute a write once per row (`executemany`); on PostgreSQL an INSERT is one
-        multi-row statement instead: psycopg's `executemany` runs a pipeline, whose
-        Python cost per call was most of a payment's (docs/performance.md)."""
+        """Execute a write once per row; an INSERT as multi-row statements instead.
+
+        On PostgreSQL `executemany` runs a pipeline, whose Python cost per call was most
+        of a payment's; on SQLite each row of an `executemany` is a step that lets go of
+        the GIL and then waits to take it back from the event loop
+        (docs/performance.md). Rows given together must have the same keys."""
         if not rows:
             return
-        if conn.dialect.name != "sqlite":
-            if isinstance(self.statement, Insert) and len(rows) <= _MULTI_ROWS:
-                sql, binds = self._multi_row(conn.dialect, len(rows), tuple(rows[0]))
-                params = {
-                    name: row[key] if processor is None else processor(row[key])
-                    for row, row_binds in zip(rows, binds, strict=True)
-                    for name, key, processor in row_binds
-                }
-                conn.exec_driver_sql(sql, params)
-            else:
-                conn.execute(self.statement, [dict(row) for row in rows])
-            return
-        form = self._form(conn.dialect, rows[0])
-        _driver(conn).executemany(form.sql, [_values(form, row) for row in rows])
+        if isinstance(self.statement, Insert):
+            self.inserted(conn, rows)
+        elif conn.dialect.name != "sqlite":
+            conn.execute(self.statement, [dict(row) for row in rows])
+        else:
+            form = self._form(conn.dialect, rows[0])
+            _driver(conn).executemany(form.sql, [_values(form, row) for row in rows])
 
-    def _multi_row(
-        self, dialect: Dialect, count: int, shape: tuple[str, ...]
-    ) -> tuple[str, list[list[tuple[str, str, Processor]]]]:
+    def inserted(
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> list[Mapping[str, Any]]:
+        """An INSERT of many rows, a multi-row statement per `chunks`; the rows its
+        RETURNING gave, in no particular order (SQLite promises none)."""
+        returned: list[Mapping[str, Any]] = []
+        for chunk in chunks(rows):
+            form = self._multi_row(conn.dialect, len(chunk), tuple(chunk[0]))
+            params = {f"{key}_{i}": row[key] for i, row in enumerate(chunk) for key in row}
+            if conn.dialect.name == "sqlite":
+                cursor = _driver(conn).execute(form.sql, _values(form, params))
+                returned += [_row(form, values) for values in cursor.fetchall()]
+                continue
+            named = dict(
+                zip((name for name, _, _ in form.binds), _values(form, params), strict=True)
+            )
+            result = conn.exec_driver_sql(form.sql, named)
+            if result.returns_rows:
+                returned += [row._mapping for row in result]
+        return returned
+
+    def _multi_row(self, dialect: Dialect, count: int, shape: tuple[str, ...]) -> _Form:
         """The INSERT of `count` rows in one VALUES list, compiled once per row count
-        (SQLAlchemy compiles a multi-row statement again on every execution), with each
-        row's parameter names and the column types' bind processors."""
-        multi = self._multi.get((count, shape))
-        if multi is None:
-            assert isinstance(self.statement, Insert)
-            rows = [{key: bindparam(f"{key}_{i}") for key in shape} for i in range(count)]
-            sql = self.statement.values(rows).compile(dialect=dialect).string
-            # The column's type for every row: only the first row's parameters carry it.
-            processors = {
-                key: _bind_processor(self.statement.table.c[key].type, dialect) for key in shape
-            }
-            binds = [[(f"{key}_{i}", key, processors[key]) for key in shape] for i in range(count)]
-            multi = self._multi[(count, shape)] = (sql, binds)
-        return multi
+        (SQLAlchemy compiles a multi-row statement again on every execution). Row i's
+        values are the parameters `<key>_<i>`, each typed as its column."""
+        key = (dialect.name, count, shape)
+        form = self._multi.get(key)
+        if form is None:
+            statement = self.sqlite if dialect.name == "sqlite" else self.statement
+            assert isinstance(statement, Insert)
+            columns = statement.table.c
+            rows = [
+                {key: bindparam(f"{key}_{i}", type_=columns[key].type) for key in shape}
+                for i in range(count)
+            ]
+            names = tuple(f"{key}_{i}" for i in range(count) for key in shape)
+            form = self._multi[key] = _compile(statement.values(rows), dialect, names)
+        return form
 
     def _form(self, dialect: Dialect, params: Mapping[str, Any]) -> _Form:
         shape = tuple(params)
@@ -134,19 +151,37 @@ class Prepared:
         return form
 
 
+def chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`items` in runs whose lengths are powers of two, up to 32, longest first.
+
+    A statement over many rows at once is compiled once per row count (≈ 1–13 ms
+    each); with these lengths a batch of any size needs one of six counts, so a
+    server's first batches do not each stall on a new count."""
+    start = 0
+    while start < len(items):
+        size = _MOST_AT_ONCE
+        while size > len(items) - start:
+            size //= 2
+        yield items[start : start + size]
+        start += size
+
+
 def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Form:
+    """The binds are in the statement's order where its parameters are positional
+    (SQLite), by name otherwise (PostgreSQL's psycopg)."""
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    names = compiled.positiontup if compiled.positiontup is not None else list(compiled.binds)
     defaults = {}
     if isinstance(statement, Insert):  # columns the caller left out take their scalar default
         table = statement.table
-        for name in compiled.positiontup or ():
+        for name in names:
             if name not in keys and name in table.c:
                 default = table.c[name].default
                 if default is None or not default.is_scalar:
                     raise ValueError(f"{name} has no scalar default; pass it")
                 defaults[name] = default.arg
     binds = []
-    for name in compiled.positiontup or ():
+    for name in names:
         bind = compiled.binds[name]
         if bind.expanding:
             raise ValueError("expanding (IN) parameters are not supported")
@@ -178,10 +213,19 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
     if any(processor(moment) != _iso_datetime(moment) for moment in samples):
         return processor
     slow = processor
+    # The last value formatted, and its text: a payment binds its batch's one `now` six
+    # times. One tuple, read and replaced whole, so threads never mix two entries.
+    last: tuple[Any, str] = (object(), "")
 
     def fast(value: Any) -> Any:
+        nonlocal last
+        seen = last
+        if value is seen[0]:
+            return seen[1]
         if type(value) is datetime and value.tzinfo is None:
-            return _iso_datetime(value)
+            text = _iso_datetime(value)
+            last = (value, text)
+            return text
         return slow(value)
 
     return fast
