@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Engine,
     Integer,
     MetaData,
     String,
@@ -77,16 +78,22 @@ def _engines() -> list[str]:
     return ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
+def _rows_engine(stack: contextlib.ExitStack, backend: str) -> Engine:
+    """An engine on a fresh database of `backend` holding the empty ROWS table."""
+    url = "sqlite://" if backend == "sqlite" else stack.enter_context(pg_schema())
+    engine = create_engine(normalize_url(url))
+    stack.callback(engine.dispose)
+    META.create_all(engine, tables=[ROWS])
+    return engine
+
+
 @pytest.mark.parametrize("backend", _engines())
 @pytest.mark.parametrize("count", [1, 3, 32, 33, 70])
 def test_many_writes_every_row_as_sqlalchemy_does(backend, count):
     """An INSERT's rows go as multi-row statements of up to 32 rows (`chunks`), each
     compiled once per row count; every row must read back as written, in order."""
     with contextlib.ExitStack() as stack:
-        url = "sqlite://" if backend == "sqlite" else stack.enter_context(pg_schema())
-        engine = create_engine(normalize_url(url))
-        stack.callback(engine.dispose)
-        META.create_all(engine, tables=[ROWS])
+        engine = _rows_engine(stack, backend)
         rows = [
             {
                 "n": i,
@@ -115,10 +122,7 @@ def test_inserted_returns_what_returning_names_for_every_row(backend):
     """`inserted` hands back each row's RETURNING values (in no promised order): every
     generated id belongs to the row that was inserted with it."""
     with contextlib.ExitStack() as stack:
-        url = "sqlite://" if backend == "sqlite" else stack.enter_context(pg_schema())
-        engine = create_engine(normalize_url(url))
-        stack.callback(engine.dispose)
-        META.create_all(engine, tables=[ROWS])
+        engine = _rows_engine(stack, backend)
         rows = [
             {"n": i, "label": f"row-{i}", "flag": False, "at": None, "doc": {}} for i in range(45)
         ]
@@ -139,11 +143,8 @@ def test_one_prepared_insert_serves_both_backends_in_one_process():
     prepared = Prepared(insert(ROWS).returning(ROWS.c.n))
     rows = [{"n": i, "label": "x", "flag": True, "at": None, "doc": []} for i in range(3)]
     with contextlib.ExitStack() as stack:
-        for url in ("sqlite://", stack.enter_context(pg_schema())):
-            engine = create_engine(normalize_url(url))
-            stack.callback(engine.dispose)
-            META.create_all(engine, tables=[ROWS])
-            with engine.begin() as conn:
+        for backend in ("sqlite", "postgresql"):
+            with _rows_engine(stack, backend).begin() as conn:
                 assert sorted(row["n"] for row in prepared.inserted(conn, rows)) == [0, 1, 2]
 
 
