@@ -26,6 +26,7 @@ import psycopg
 
 from paymux.config import Settings
 from paymux.context import Context, build_context
+from paymux.http_protocol import PROTOCOL
 from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +132,7 @@ def baseline(workers: int, work: Path) -> Iterator[Server]:
     """The bare stack (Litestar + msgspec on uvicorn, `bench/hello.py`) with as many workers."""
     port = free_port()
     cmd = [str(VENV_BIN / "uvicorn"), "bench.hello:app", "--port", str(port)]
-    cmd += ["--no-access-log", "--log-level", "warning"]
+    cmd += ["--http", PROTOCOL, "--no-access-log", "--log-level", "warning"]
     if workers > 1:  # behind the same supervisor as `paymux serve --workers N`
         serve = f"serve('bench.hello:app', host='127.0.0.1', port={port}, workers={workers})"
         cmd = [str(VENV_BIN / "python"), "-c", f"from paymux.workers import serve; {serve}"]

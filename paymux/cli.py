@@ -66,6 +66,7 @@ def serve(
 
     from paymux.app import create_app
     from paymux.demo import ensure_demo, print_welcome
+    from paymux.http_protocol import PROTOCOL
     from paymux.logs import configure
 
     configure()
@@ -90,7 +91,14 @@ def serve(
             console.print(f"[red]cannot listen on {host}:{port}: {exc.strerror or exc}[/red]")
             raise typer.Exit(1) from None
         return
-    uvicorn.run(create_app(ctx), host=host, port=port, access_log=False, log_level="warning")
+    uvicorn.run(
+        create_app(ctx),
+        host=host,
+        port=port,
+        http=PROTOCOL,
+        access_log=False,
+        log_level="warning",
+    )
 
 
 @app.command("admin-token")

@@ -22,6 +22,8 @@ from types import FrameType
 
 import uvicorn
 
+from paymux.http_protocol import PROTOCOL
+
 multiprocessing.allow_connection_pickling()  # a socket is handed to a spawned worker
 _SPAWN = multiprocessing.get_context("spawn")
 LOG = logging.getLogger("paymux.workers")
@@ -83,5 +85,7 @@ def _start(app: str, factory: bool, sock: socket.socket) -> SpawnProcess:
 
 
 def _worker(app: str, factory: bool, sock: socket.socket) -> None:
-    config = uvicorn.Config(app, factory=factory, access_log=False, log_level="warning")
+    config = uvicorn.Config(
+        app, factory=factory, http=PROTOCOL, access_log=False, log_level="warning"
+    )
     uvicorn.Server(config).run(sockets=[sock])

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 from paymux.app import create_app
 from paymux.config import Settings
 from paymux.context import Context, build_context
+from paymux.http_protocol import PROTOCOL
 from paymux.services import ledger
 
 PG_URL = os.environ.get("PAYMUX_TEST_DATABASE_URL", "")
@@ -134,6 +135,7 @@ def run_server(tmp_path: Path, backend: str = "sqlite", **overrides: Any) -> Ite
                 port=port,
                 log_level="warning",
                 lifespan="on",
+                http=PROTOCOL,
                 access_log=False,
             )
         )
