@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,8 @@ import pytest
 from paymux.config import Settings
 from paymux.context import build_context
 from paymux.dialects.vpay.client import VpayClient, VpayError
-from paymux.services.nonces import EmbeddedNonceStore
+from paymux.services import nonces as nonces_module
+from paymux.services.nonces import EmbeddedNonceStore, nonce_in_use
 from tests.processes import paymux_env, serve
 
 
@@ -66,5 +68,63 @@ def test_nonces_memory_let_go_of_are_still_refused(
         ctx.close()
         ctx = build_context(Settings(data_dir=tmp_path / "data"))  # loads the newest three
         assert asyncio.run(ctx.nonces.use("scope", "a", 600)) is False  # from the table
+    finally:
+        ctx.close()
+
+
+def test_only_nonces_memory_may_have_dropped_are_looked_up_in_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MEMORY_NONCES, a nonce never seen is accepted without a read of the table;
+    one memory let go of is still found there, until its slice of expiry time is over."""
+    monkeypatch.setattr(EmbeddedNonceStore, "MEMORY_NONCES", 3)
+    looked_up: list[str] = []
+
+    def spied(uow: Any, scope: str, nonce: str) -> bool:
+        looked_up.append(nonce)
+        return nonce_in_use(uow, scope, nonce)
+
+    monkeypatch.setattr(nonces_module, "nonce_in_use", spied)
+    ctx = build_context(Settings(data_dir=tmp_path / "data"))
+    try:
+        store = ctx.nonces
+        assert isinstance(store, EmbeddedNonceStore)
+
+        async def uses(ttl_s: int, *names: str) -> list[bool]:
+            return [await store.use("scope", name, ttl_s) for name in names]
+
+        fresh = [f"n{i}" for i in range(200)]
+        assert asyncio.run(uses(600, *fresh)) == [True] * 200
+        ctx.store.write_sync(lambda _uow: None)  # the write-behind batch is committed
+        assert looked_up == []  # 197 dropped while live, and none of the new ones read
+        assert asyncio.run(uses(600, "n0", "n150", "n199")) == [False] * 3
+        assert looked_up == ["n0", "n150"]  # n199 was still in memory
+        assert asyncio.run(uses(600, *[f"new{i}" for i in range(200)])) == [True] * 200
+        assert len(looked_up) <= 2 + 2  # a false positive or two at most, of 0.1 % each
+    finally:
+        ctx.close()
+
+
+def test_a_dropped_nonces_filter_is_let_go_once_its_slice_has_expired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(EmbeddedNonceStore, "MEMORY_NONCES", 2)
+    ctx = build_context(Settings(data_dir=tmp_path / "data"))
+    try:
+        store = ctx.nonces
+        assert isinstance(store, EmbeddedNonceStore)
+
+        async def use(name: str, ttl_s: int) -> bool:
+            return await store.use("scope", name, ttl_s)
+
+        assert asyncio.run(use("short", 5))
+        assert asyncio.run(use("b", 5))
+        assert asyncio.run(use("c", 5))  # "short" dropped while live: a filter holds it
+        ctx.store.write_sync(lambda _uow: None)
+        assert asyncio.run(use("short", 5)) is False
+        ctx.env.clock.set_offset(2 * EmbeddedNonceStore.SLICE_S)
+        assert asyncio.run(use("d", 5))
+        assert store._dropped == {}  # its nonces all expired, the filter went with them
+        assert asyncio.run(use("short", 5))  # and the nonce may be used again
     finally:
         ctx.close()
