@@ -109,7 +109,10 @@ class EmbeddedNonceStore:
     sustained load cost ≈ 40 % more once memory was full (docs/performance.md).
     """
 
-    MEMORY_NONCES = 100_000
+    # ≈ 14 MB. A dropped nonce still refuses a replay through the table once its write
+    # behind has committed; as each request waits for its own write, which follows its
+    # nonce's, that many requests would have to be in flight at once to outrun it.
+    MEMORY_NONCES = 50_000
     # Each filter covers nonces expiring within one slice of this many seconds, and is
     # sized for SLICE_NONCES of them at 0.1 % false positives (≈ 0.9 MB): ten minutes'
     # worth at 6,000 requests/s. More make it answer "may have" more often, never wrongly.
