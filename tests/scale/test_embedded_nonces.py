@@ -9,7 +9,9 @@ after the process is killed (no shutdown handlers) is still refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import httpx
 import pytest
 
 from paymux.config import Settings
-from paymux.context import build_context
+from paymux.context import Context, build_context
 from paymux.dialects.vpay.client import VpayClient, VpayError
 from paymux.services import nonces as nonces_module
 from paymux.services.nonces import EmbeddedNonceStore, nonce_in_use
@@ -49,27 +51,37 @@ def test_a_nonce_answered_before_a_crash_is_refused_after_it(tmp_path: Path) -> 
             assert replay.value.code == "PAYMENT.DUPLICATE_REQUEST"
 
 
+@contextlib.contextmanager
+def embedded_nonces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memory: int
+) -> Iterator[tuple[Context, EmbeddedNonceStore]]:
+    """An embedded context whose nonce memory holds `memory` nonces."""
+    monkeypatch.setattr(EmbeddedNonceStore, "MEMORY_NONCES", memory)
+    ctx = build_context(Settings(data_dir=tmp_path / "data"))
+    try:
+        assert isinstance(ctx.nonces, EmbeddedNonceStore)
+        yield ctx, ctx.nonces
+    finally:
+        ctx.close()
+
+
+def uses(store: EmbeddedNonceStore, ttl_s: int, *names: str) -> list[bool]:
+    async def main() -> list[bool]:
+        return [await store.use("scope", name, ttl_s) for name in names]
+
+    return asyncio.run(main())
+
+
 def test_nonces_memory_let_go_of_are_still_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Memory keeps a bounded number of nonces; older ones are answered by the table."""
-    monkeypatch.setattr(EmbeddedNonceStore, "MEMORY_NONCES", 3)
-    ctx = build_context(Settings(data_dir=tmp_path / "data"))
-    try:
-        nonces = ctx.nonces
-        assert isinstance(nonces, EmbeddedNonceStore)
-
-        async def uses(*names: str) -> list[bool]:
-            return [await nonces.use("scope", name, 600) for name in names]
-
-        assert asyncio.run(uses("a", "b", "c", "d", "e")) == [True] * 5
+    with embedded_nonces(tmp_path, monkeypatch, 3) as (ctx, store):
+        assert uses(store, 600, "a", "b", "c", "d", "e") == [True] * 5
         ctx.store.write_sync(lambda _uow: None)  # the write-behind batch is committed
-        assert asyncio.run(uses("a", "b", "e", "f", "a")) == [False, False, False, True, False]
-        ctx.close()
-        ctx = build_context(Settings(data_dir=tmp_path / "data"))  # loads the newest three
-        assert asyncio.run(ctx.nonces.use("scope", "a", 600)) is False  # from the table
-    finally:
-        ctx.close()
+        assert uses(store, 600, "a", "b", "e", "f", "a") == [False, False, False, True, False]
+    with embedded_nonces(tmp_path, monkeypatch, 3) as (ctx, store):  # loads the newest three
+        assert uses(store, 600, "a") == [False]  # from the table
 
 
 def test_only_nonces_memory_may_have_dropped_are_looked_up_in_the_table(
@@ -77,7 +89,6 @@ def test_only_nonces_memory_may_have_dropped_are_looked_up_in_the_table(
 ) -> None:
     """Past MEMORY_NONCES, a nonce never seen is accepted without a read of the table;
     one memory let go of is still found there, until its slice of expiry time is over."""
-    monkeypatch.setattr(EmbeddedNonceStore, "MEMORY_NONCES", 3)
     looked_up: list[str] = []
 
     def spied(uow: Any, scope: str, nonce: str) -> bool:
@@ -85,46 +96,25 @@ def test_only_nonces_memory_may_have_dropped_are_looked_up_in_the_table(
         return nonce_in_use(uow, scope, nonce)
 
     monkeypatch.setattr(nonces_module, "nonce_in_use", spied)
-    ctx = build_context(Settings(data_dir=tmp_path / "data"))
-    try:
-        store = ctx.nonces
-        assert isinstance(store, EmbeddedNonceStore)
-
-        async def uses(ttl_s: int, *names: str) -> list[bool]:
-            return [await store.use("scope", name, ttl_s) for name in names]
-
+    with embedded_nonces(tmp_path, monkeypatch, 3) as (ctx, store):
         fresh = [f"n{i}" for i in range(200)]
-        assert asyncio.run(uses(600, *fresh)) == [True] * 200
+        assert uses(store, 600, *fresh) == [True] * 200
         ctx.store.write_sync(lambda _uow: None)  # the write-behind batch is committed
         assert looked_up == []  # 197 dropped while live, and none of the new ones read
-        assert asyncio.run(uses(600, "n0", "n150", "n199")) == [False] * 3
+        assert uses(store, 600, "n0", "n150", "n199") == [False] * 3
         assert looked_up == ["n0", "n150"]  # n199 was still in memory
-        assert asyncio.run(uses(600, *[f"new{i}" for i in range(200)])) == [True] * 200
+        assert uses(store, 600, *[f"new{i}" for i in range(200)]) == [True] * 200
         assert len(looked_up) <= 2 + 2  # a false positive or two at most, of 0.1 % each
-    finally:
-        ctx.close()
 
 
 def test_a_dropped_nonces_filter_is_let_go_once_its_slice_has_expired(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(EmbeddedNonceStore, "MEMORY_NONCES", 2)
-    ctx = build_context(Settings(data_dir=tmp_path / "data"))
-    try:
-        store = ctx.nonces
-        assert isinstance(store, EmbeddedNonceStore)
-
-        async def use(name: str, ttl_s: int) -> bool:
-            return await store.use("scope", name, ttl_s)
-
-        assert asyncio.run(use("short", 5))
-        assert asyncio.run(use("b", 5))
-        assert asyncio.run(use("c", 5))  # "short" dropped while live: a filter holds it
+    with embedded_nonces(tmp_path, monkeypatch, 2) as (ctx, store):
+        assert uses(store, 5, "short", "b", "c") == [True] * 3  # "short" dropped while live
         ctx.store.write_sync(lambda _uow: None)
-        assert asyncio.run(use("short", 5)) is False
+        assert uses(store, 5, "short") == [False]  # the filter sends it to the table
         ctx.env.clock.set_offset(2 * EmbeddedNonceStore.SLICE_S)
-        assert asyncio.run(use("d", 5))
+        assert uses(store, 5, "d") == [True]
         assert store._dropped == {}  # its nonces all expired, the filter went with them
-        assert asyncio.run(use("short", 5))  # and the nonce may be used again
-    finally:
-        ctx.close()
+        assert uses(store, 5, "short") == [True]  # and the nonce may be used again
