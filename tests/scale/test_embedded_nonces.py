@@ -12,17 +12,22 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from paymux.config import Settings
 from paymux.context import Context, build_context
 from paymux.dialects.vpay.client import VpayClient, VpayError
 from paymux.services import nonces as nonces_module
 from paymux.services.nonces import EmbeddedNonceStore, nonce_in_use
+from paymux.store import tables as t
+from paymux.store.uow import UnitOfWork
+from tests.harness import run_server
 from tests.processes import paymux_env, serve
 
 
@@ -118,3 +123,46 @@ def test_a_dropped_nonces_filter_is_let_go_once_its_slice_has_expired(
         assert uses(store, 5, "d") == [True]
         assert store._dropped == {}  # its nonces all expired, the filter went with them
         assert uses(store, 5, "short") == [True]  # and the nonce may be used again
+
+
+def test_replays_of_nonces_memory_dropped_are_refused_over_http(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A merchant's SDK, a server whose memory holds three nonces: every replay of the
+    twenty creates, one by one and eight at once, is refused and creates nothing."""
+    monkeypatch.setattr(EmbeddedNonceStore, "MEMORY_NONCES", 3)
+    with run_server(tmp_path) as server:
+        creds = server.create_merchant("dropped nonces")["vpay"]
+        client = VpayClient(
+            server.base_url, creds["app_id"], creds["secret_key"], clock=server.ctx.env.clock.time
+        )
+        signed = [
+            client.sign_params({"merchant_order_id": f"D-{i}", "amount": 100, "channel": "QR_CODE"})
+            for i in range(20)
+        ]
+        for params in signed:
+            client.unwrap(client.http.post(client.base + "/orders/create", json=params))
+        orders = server.ctx.store.read_sync(count_orders)
+        for params in signed:
+            with pytest.raises(VpayError) as replay:
+                client.unwrap(client.http.post(client.base + "/orders/create", json=params))
+            assert replay.value.code == "PAYMENT.DUPLICATE_REQUEST"
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(
+                pool.map(
+                    lambda _: client.http.post(
+                        client.base + "/orders/create", json=signed[0]
+                    ).json()["code"],
+                    range(8),
+                )
+            )
+        assert codes == ["PAYMENT.DUPLICATE_REQUEST"] * 8
+        assert server.ctx.store.read_sync(count_orders) == orders == 20
+        fresh = {"merchant_order_id": "D-new", "amount": 100, "channel": "QR_CODE"}
+        created = client.http.post(client.base + "/orders/create", json=client.sign_params(fresh))
+        client.unwrap(created)
+        assert server.ctx.store.read_sync(count_orders) == 21
+
+
+def count_orders(uow: UnitOfWork) -> int:
+    return uow.conn.scalar(select(func.count()).select_from(t.orders))
